@@ -1,5 +1,6 @@
 """Packaging for group_agf: every field comes from settings.ini (the nbdev convention)."""
 import shlex
+from pathlib import Path
 from configparser import ConfigParser
 
 import setuptools
@@ -18,7 +19,7 @@ setuptools.setup(
     name=cfg['lib_name'],
     version=cfg['version'],
     description=cfg['description'],
-    long_description=open('README.md', encoding='utf-8').read(),
+    long_description=Path('README.md').read_text(encoding='utf-8') if Path('README.md').exists() else cfg['description'],
     long_description_content_type='text/markdown',
     keywords=cfg['keywords'],
     author=cfg['author'],

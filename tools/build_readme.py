@@ -26,18 +26,15 @@ def _keep(cell):
 def _strip(cell):
     if cell.cell_type == 'code':
         cell.source = '\n'.join(l for l in cell.source.splitlines() if not DIRECTIVE.match(l)).strip()
-        if any(f.startswith('echo: false') or f == 'echo:false' for f in _directives(cell)):
+        if any(f.replace(' ', '') == 'echo:false' for f in _directives(cell)):
             cell.source = ''
     return cell
 
 
 def build(nb_path=ROOT / 'nbs' / 'index.ipynb', out=ROOT / 'README.md'):
     nb = nbformat.read(nb_path, as_version=4)
-    flags = {id(c): _directives(c) for c in nb.cells}
     nb.cells = [_strip(c) for c in nb.cells if _keep(c)]
-    for c in nb.cells:
-        if c.cell_type == 'code' and any(f.replace(' ', '') == 'echo:false' for f in flags[id(c)]):
-            c.source = ''
+    nb.metadata['language_info'] = {'name': 'python'}
     body, res = MarkdownExporter().from_notebook_node(nb, resources={'output_files_dir': 'README_files'})
     body = re.sub(r'\n```python\n\n```\n', '\n', body)
     body = re.sub(r'\n{3,}', '\n\n', body).strip() + '\n'
