@@ -8,6 +8,9 @@ STAMP := $(VENV)/.group_agf-installed
 # Small eigenproblems and matmuls are slower with threaded BLAS on a busy 2-core machine.
 export OPENBLAS_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
+# Recipes (and the notebooks nbdev_test runs) see the project's venv first.
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: setup run test sync nbtest pytest readme clean
 
@@ -29,7 +32,7 @@ test: setup sync nbtest pytest
 
 # Notebooks are clean and the exported package is in sync with nbs/ (neither command may change a file).
 sync: setup
-	PATH=$(BIN):$$PATH bash tools/check_sync.sh
+	bash tools/check_sync.sh
 
 nbtest: setup
 	$(BIN)/nbdev_test --n_workers 1 --do_print --timing
