@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.group_agf-installed
 # Small eigenproblems and matmuls are slower with threaded BLAS on a busy 2-core machine.
 export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 # Recipes (and the notebooks nbdev_test runs) see the project's venv first.
 export VIRTUAL_ENV := $(abspath $(VENV))
@@ -26,7 +27,7 @@ $(STAMP): setup.py settings.ini
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/group-agf demo
+	$(BIN)/group-agf train
 
 test: setup sync nbtest pytest
 

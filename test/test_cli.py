@@ -1,4 +1,5 @@
 """End-to-end checks of the `group-agf` console command (installed entry point, real subprocesses)."""
+import json
 import shutil
 import subprocess
 import sys
@@ -34,3 +35,40 @@ def test_bad_arguments_fail_with_usage(args):
     res = run(*args)
     assert res.returncode == 2
     assert 'usage: group-agf' in res.stderr
+
+
+def test_train_runs_end_to_end_and_resumes(tmp_path):
+    args = ['train', 'M=2x3', 'hidden_size=32', 'num_epochs=60', 'eval_interval=10', 'test_size=0.3',
+            'loss_func=mse', 'learning_rate=0.01', '--no-progress', '--out', str(tmp_path / 'run')]
+    res = run(*args)
+    assert res.returncode == 0, res.stderr
+    files = {p.name for p in (tmp_path / 'run').iterdir()}
+    assert {'config.json', 'metrics.csv', 'summary.json', 'curves.png', 'checkpoints'} <= files
+    summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
+    assert summary['status'] == 'completed' and summary['epochs'] == 60 and summary['n_train'] + summary['n_test'] == 36
+    rows = (tmp_path / 'run' / 'metrics.csv').read_text().splitlines()
+    assert len(rows) == 1 + 7                          # header + epochs 0, 10, ..., 60
+    first_loss = float(rows[1].split(',')[1])
+    assert summary['final']['train_loss'] < first_loss  # it learned something
+    again = run(*args)                                  # a finished run is returned, not recomputed
+    assert again.returncode == 0 and json.loads((tmp_path / 'run' / 'summary.json').read_text()) == summary
+
+
+@pytest.mark.parametrize('override, message', [
+    ('hiden_size=3', "unknown configuration key 'hiden_size'"),
+    ('activation=sigmoid', "activation: unknown value 'sigmoid'"),
+    ('learning_rate=fast', "learning_rate: got 'fast'"),
+    ('set_weight_reg=0.001', "set_weight_reg"),
+    ('M', "expected key=value"),
+])
+def test_train_rejects_bad_config_before_work(tmp_path, override, message):
+    res = run('train', override, '--out', str(tmp_path / 'run'))
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert not (tmp_path / 'run').exists()
+
+
+def test_train_divergence_exits_3_with_record(tmp_path):
+    res = run('train', 'M=7', 'hidden_size=16', 'optim=sgd', 'learning_rate=1e6', 'num_epochs=50', 'eval_interval=1',
+              '--no-progress', '--out', str(tmp_path / 'run'))
+    assert res.returncode == 3 and 'diverged' in res.stderr
+    assert json.loads((tmp_path / 'run' / 'summary.json').read_text())['status'] == 'diverged'
