@@ -61,7 +61,8 @@ def test_experiment_notebook_parameters_cover_config_and_survive_clean(tmp_path)
 def test_twelve_runs_one_fails_on_local_pool_then_only_it_is_retried(tmp_path, capsys):
     out = tmp_path / 'sweep'
     t0 = time.perf_counter()
-    assert sweep_main([str(SMOKE), '--workers', '2', '--out', str(out), '--no-progress']) == 1
+    # one pool worker per listed GPU, pinned with CUDA_VISIBLE_DEVICES (on a machine without these GPUs, device=auto is the CPU)
+    assert sweep_main([str(SMOKE), '--gpus', '0,1', '--out', str(out), '--no-progress']) == 1
     first_s = time.perf_counter() - t0
     err = capsys.readouterr().err
     assert '12 runs: 11 completed (0 skipped' in err and '1 failed' in err and 'FAILED' in err and 'TrainingDiverged' in err
@@ -71,6 +72,7 @@ def test_twelve_runs_one_fails_on_local_pool_then_only_it_is_retried(tmp_path, c
     bad = Path(next(r['run_dir'] for r in rows if r['status'] == 'diverged'))
     record = json.loads((bad / 'error.json').read_text())
     assert record['error_type'] == 'TrainingDiverged' and 'Traceback' in record['traceback'] and record['pid'] != os.getpid()
+    assert record['gpu'] in ('0', '1')
     assert json.loads((out / 'failures.json').read_text())[0]['run_id'] == bad.name
     assert (out / 'figures' / 'y-final_test_acc_x-weight_decay_hue-hidden_size.png').exists()
     done = {Path(r['run_dir']): (Path(r['run_dir']) / 'summary.json').stat().st_mtime_ns for r in rows if r['status'] == 'completed'}
@@ -83,7 +85,7 @@ def test_twelve_runs_one_fails_on_local_pool_then_only_it_is_retried(tmp_path, c
     assert {d: (d / 'summary.json').stat().st_mtime_ns for d in done} == done      # the 11 were not touched
     assert json.loads((bad / 'error.json').read_text())['attempt'] == 2            # only the failed one was retried
     assert (bad / 'attempts' / '001_error.json').exists()
-    print(f"\n12-run sweep: first pass (2 workers) {first_s:.1f} s, second pass {again_s:.1f} s")
+    print(f"\n12-run sweep: first pass (2 pinned workers) {first_s:.1f} s, second pass {again_s:.1f} s")
 
 
 def test_twelve_runs_on_a_dask_local_cluster(tmp_path):
