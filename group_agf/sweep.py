@@ -22,12 +22,13 @@ from pathlib import Path
 
 import yaml
 
+from .ensemble import MAY_DIFFER, check_ensemble, train_ensemble
 from .train import (TrainConfig, TrainingDiverged, _field_kinds, atomic_write, make_config, run_name, train,
                              write_csv, write_json)
 
 # %% auto #0
-__all__ = ['SPEC_KEYS', 'MODES', 'ENSEMBLE_VARYING', 'METRICS', 'SweepSpec', 'load_spec', 'Run', 'canonical_config', 'expand',
-           'multirun_spec', 'run_status', 'archive_failure', 'default_notebook', 'execute_run',
+__all__ = ['SPEC_KEYS', 'MODES', 'METRICS', 'SweepSpec', 'load_spec', 'Run', 'canonical_config', 'expand', 'multirun_spec',
+           'run_status', 'archive_failure', 'default_notebook', 'execute_run', 'batched_train',
            'register_ensemble_trainer', 'ensemble_key', 'run_inprocess', 'parse_gpus', 'run_pool', 'run_dask',
            'run_row', 'write_table', 'plot_sweep', 'aggregate', 'SweepResult', 'run_sweep', 'sweep_parser',
            'add_executor_args', 'sweep_main', 'multirun_main']
@@ -250,16 +251,24 @@ def execute_run(config: TrainConfig | dict, run_dir, mode: str = 'inprocess', no
         return err
 
 # %% ../nbs/09_sweep.ipynb #1df28bd3
-ENSEMBLE_VARYING = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
-_ENSEMBLE = {'trainer': None}
+def batched_train(configs, run_dirs):
+    "The sweeps' default ensemble trainer: `train_ensemble` without its own progress bar (the sweep shows one)."
+    return train_ensemble(configs, run_dirs, progress=False)
+
+_ENSEMBLE = {'trainer': batched_train}
 
 def register_ensemble_trainer(trainer) -> None:
     "Install `trainer(configs, run_dirs)`, which trains equal-shape runs as one batched ensemble (None removes it)."
     _ENSEMBLE['trainer'] = trainer
 
 def ensemble_key(cfg: TrainConfig) -> tuple:
-    "What must be equal for runs to share one batched program (all fields but ENSEMBLE_VARYING)."
-    return tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in ENSEMBLE_VARYING))
+    "What must be equal for runs to share one batched program (all fields but the ensemble's `MAY_DIFFER`)."
+    return tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in MAY_DIFFER))
+
+def _batchable(configs) -> bool:
+    "Whether the ensemble supports these configs (equal shapes, supported options)."
+    try: check_ensemble(configs); return True
+    except ValueError: return False
 
 def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3'):
     "Yield records of jobs [(Run, run_dir)] run one after another here (ensemble groups first if a trainer is set)."
@@ -268,7 +277,7 @@ def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str
         groups = {}
         for run, d in jobs: groups.setdefault(ensemble_key(run.config), []).append((run, d))
         for group in groups.values():
-            if len(group) > 1:
+            if len(group) > 1 and (trainer is not batched_train or _batchable([r.config for r, _ in group])):
                 try: trainer([r.config for r, _ in group], [d for _, d in group])
                 except Exception as e: print(f"ensemble trainer failed ({type(e).__name__}: {e}); running the group one by one", file=sys.stderr)
         jobs = [job for group in groups.values() for job in group]
