@@ -181,7 +181,7 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     opt = EnsembleOptimizer([net.W, net.V], c0.optim, [c.learning_rate for c in cfgs], [c.weight_decay for c in cfgs])
     histories, status = [[] for _ in range(S)], ['completed'] * S
     t0 = time.perf_counter()
-    for epoch in tqdm(range(c0.num_epochs + 1), disable=not progress, desc=f"{parts[0].name} x{S}", leave=False):
+    for epoch in tqdm(range(c0.num_epochs + 1), disable=not progress, desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0):
         if epoch % c0.eval_interval == 0 or epoch == c0.num_epochs:
             for s, row in enumerate(_member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)):
                 if status[s] == 'completed': histories[s].append(row)

@@ -425,7 +425,7 @@ def fit(cfg, builder: typing.Callable, run_dir=None, progress: bool = True) -> T
     from tqdm.auto import tqdm
     t0, status = time.perf_counter() - (history[-1]['elapsed_s'] if history else 0), 'completed'
     bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
-               desc=parts.name, leave=False)
+               desc=parts.name, leave=False, mininterval=1.0)
     for epoch in bar:
         last = epoch == cfg.num_epochs
         if (epoch % cfg.eval_interval == 0 or last) and (not history or history[-1]['epoch'] != epoch):
