@@ -13,7 +13,8 @@ from .groups import FiniteGroup
 from .fourier import irreps, real_irreps, real_power_spectrum, power_spectrum
 
 # %% auto #0
-__all__ = ['plot_character_table', 'plot_power_spectrum', 'plot_training_curves']
+__all__ = ['plot_character_table', 'plot_power_spectrum', 'plot_training_curves', 'plot_weight_spectra', 'CheckpointExplorer',
+           'SweepExplorer']
 
 # %% ../nbs/08_viz.ipynb #9b447c4e
 def _axes(ax, figsize=(5, 3.5)):
@@ -68,3 +69,132 @@ def plot_training_curves(history: list, title: str = ''):
     ax_loss.legend()
     if has_acc: axs[0, 1].set(xlabel='epoch', ylabel='accuracy', ylim=(-0.02, 1.02), title=f'{title} accuracy'.strip())
     return fig
+
+# %% ../nbs/08_viz.ipynb #3e5b6c8c
+def plot_weight_spectra(spectra, ax=None, active_only: bool = True, min_power: float = 1e-2):
+    "Heatmap of each neuron's share of first-layer weight power per real irrep, neurons sorted by dominant irrep."
+    from group_agf.analysis import active_neurons
+    P = spectra.first
+    keep = active_neurons(spectra, min_power) if active_only else np.ones(len(P), dtype=bool)
+    idx = np.flatnonzero(keep)
+    share = P[idx] / np.maximum(P[idx].sum(1, keepdims=True), 1e-300)
+    order = np.lexsort((-share.max(1), share.argmax(1))) if len(idx) else idx
+    ax = _axes(ax, figsize=(max(4, 0.25 * P.shape[1] + 2), 4))
+    ax.imshow(share[order], aspect='auto', cmap='viridis', vmin=0, vmax=1, interpolation='nearest')
+    ax.set(xlabel='real irrep', ylabel=f"neuron ({len(idx)} {'active' if active_only else 'in all'})",
+           title='First-layer weight power per irrep')
+    if P.shape[1] <= 24:
+        ax.set_xticks(range(P.shape[1]), spectra.names, fontsize=7, rotation=90)
+    return ax
+
+# %% ../nbs/08_viz.ipynb #c54dc073
+import ipywidgets as widgets
+from IPython.display import display
+
+class CheckpointExplorer:
+    "Slider over a run folder's checkpoints showing weight spectra, neuron by neuron and irrep by irrep."
+    def __init__(self, run_dir):
+        import torch
+        from group_agf.train import build_run, make_config
+        from pathlib import Path
+        import json
+        self.run_dir = Path(run_dir)
+        self.checkpoints = sorted(self.run_dir.glob('checkpoints/epoch_*.pt'))
+        if not self.checkpoints:
+            raise ValueError(f"run_dir: {str(run_dir)!r} holds no checkpoints/epoch_*.pt; train with save_interval set")
+        self.parts = build_run(make_config(json.loads((self.run_dir / 'config.json').read_text())))
+        if self.parts.task.group is None:
+            raise ValueError("run_dir: this run's task is an expression, not a group: there is no group Fourier basis")
+        self._torch = torch
+        self.epochs = [int(p.stem.split('_')[1]) for p in self.checkpoints]
+        self.step = widgets.SelectionSlider(options=self.epochs, value=self.epochs[-1], description='epoch')
+        self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, value=0, description='neuron')
+        self.output = widgets.Output()
+        self.figure = None
+        self.step.observe(lambda _: self.update(), names='value')
+        self.neuron.observe(lambda _: self.update(), names='value')
+        self.widget = widgets.VBox([widgets.HBox([self.step, self.neuron]), self.output])
+        self.update()
+
+    def spectra(self):
+        "`NeuronSpectra` of the model at the selected checkpoint."
+        from group_agf.analysis import model_spectra
+        state = self._torch.load(self.checkpoints[self.epochs.index(self.step.value)], map_location='cpu', weights_only=False)
+        self.parts.model.load_state_dict(state['model'])
+        return model_spectra(self.parts.task.group, self.parts.model)
+
+    def update(self):
+        "Redraw for the selected checkpoint and neuron."
+        sp = self.spectra()
+        if self.figure is not None: plt.close(self.figure)
+        self.figure, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), layout='constrained')
+        plot_weight_spectra(sp, ax=a)
+        j, x = self.neuron.value, np.arange(len(sp.names))
+        width = 0.8 / (sp.input_power.shape[1] + (sp.output_power is not None))
+        for i in range(sp.input_power.shape[1]):
+            b.bar(x + i * width, sp.input_power[j, i], width, label=f'operand {i + 1}')
+        if sp.output_power is not None:
+            b.bar(x + sp.input_power.shape[1] * width, sp.output_power[j], width, label='output')
+        b.set(title=f'neuron {j} at epoch {self.step.value}', xlabel='real irrep', ylabel='power')
+        if len(x) <= 24: b.set_xticks(x, sp.names, fontsize=7, rotation=90)
+        b.legend(fontsize=7)
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.figure)
+        return self.figure
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+# %% ../nbs/08_viz.ipynb #955ec884
+class SweepExplorer:
+    "Dropdowns over a sweep's varying parameters showing the matching runs' training curves."
+    def __init__(self, sweep_dir):
+        import csv
+        from pathlib import Path
+        self.sweep_dir = Path(sweep_dir)
+        table = self.sweep_dir / 'results.csv'
+        if not table.exists():
+            raise ValueError(f"sweep_dir: {str(sweep_dir)!r} has no results.csv (run the sweep first)")
+        self.rows = [r for r in csv.DictReader(open(table)) if (Path(r['run_dir']) / 'metrics.csv').exists()]
+        skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device'}
+        self.params = [k for k in self.rows[0] if k not in skip and not k.startswith(('final_', 'best_', 'epoch_', 'wall'))
+                       and len({r[k] for r in self.rows}) > 1] if self.rows else []
+        self.controls = {k: widgets.Dropdown(options=['all'] + sorted({r[k] for r in self.rows}, key=_natural), value='all',
+                                             description=k) for k in self.params}
+        for c in self.controls.values(): c.observe(lambda _: self.update(), names='value')
+        self.output, self.figure = widgets.Output(), None
+        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.output])
+        self.update()
+
+    def selected(self) -> list[dict]:
+        "Rows matching the dropdowns."
+        return [r for r in self.rows if all(c.value in ('all', r[k]) for k, c in self.controls.items())]
+
+    def update(self):
+        "Redraw the curves of the selected runs."
+        import csv
+        from pathlib import Path
+        if self.figure is not None: plt.close(self.figure)
+        self.figure, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6), layout='constrained')
+        for r in self.selected():
+            h = list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))
+            label = ', '.join(f'{k}={r[k]}' for k in self.params)
+            ep = [float(x['epoch']) for x in h]
+            a.plot(ep, [float(x['test_acc']) for x in h], label=label)
+            b.plot(ep, [float(x['train_loss']) for x in h], label=label)
+        a.set(xlabel='epoch', ylabel='test accuracy', ylim=(-0.02, 1.02), title=f'{len(self.selected())} runs')
+        b.set(xlabel='epoch', ylabel='train loss', yscale='log')
+        if 0 < len(self.selected()) <= 8: a.legend(fontsize=6)
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.figure)
+        return self.figure
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+def _natural(v: str):
+    "Sort key putting numbers in numeric order."
+    try: return (0, float(v), '')
+    except ValueError: return (1, 0.0, v)
