@@ -427,7 +427,8 @@ def fit(cfg, builder: typing.Callable, run_dir=None, progress: bool = True) -> T
     bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
                desc=parts.name, leave=False, mininterval=1.0)
     for epoch in bar:
-        last = epoch == cfg.num_epochs
+        stopped = getattr(parts.optimizer, 'stopped_at', None) is not None   # early stopping by the optimizer
+        last = epoch == cfg.num_epochs or stopped
         if (epoch % cfg.eval_interval == 0 or last) and (not history or history[-1]['epoch'] != epoch):
             history.append(_log_row(parts, epoch, t0))
             bar.set_postfix({k: f"{history[-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc') if k in history[-1]})
@@ -439,7 +440,9 @@ def fit(cfg, builder: typing.Callable, run_dir=None, progress: bool = True) -> T
         if last: break
         _train_step(parts)
     bar.close()
-    result = TrainResult(cfg, parts.model, history, summarize(history, status, time.perf_counter() - t0, parts), run_dir, parts)
+    summary = summarize(history, status, time.perf_counter() - t0, parts)
+    if getattr(parts.optimizer, 'stopped_at', None) is not None: summary['stopped_early_at'] = parts.optimizer.stopped_at
+    result = TrainResult(cfg, parts.model, history, summary, run_dir, parts)
     if run_dir is not None: _finish_run_dir(result)
     if status == 'diverged':
         raise TrainingDiverged(f"{parts.name}: loss became {history[-1]['train_loss']} at epoch {history[-1]['epoch']} "

@@ -72,3 +72,18 @@ def test_train_divergence_exits_3_with_record(tmp_path):
               '--no-progress', '--out', str(tmp_path / 'run'))
     assert res.returncode == 3 and 'diverged' in res.stderr
     assert json.loads((tmp_path / 'run' / 'summary.json').read_text())['status'] == 'diverged'
+
+
+def test_sequence_d3_first_step_of_the_staircase(tmp_path):
+    """Seed 003's D3 preset from the CLI: the first plateau drop (505 -> 5) within 300 epochs, written to a run folder."""
+    res = run('sequence', 'preset=d3', 'num_epochs=300', 'eval_interval=50', '--no-progress', '--out', str(tmp_path / 'run'))
+    assert res.returncode == 0, res.stderr
+    staircase = json.loads((tmp_path / 'run' / 'staircase.json').read_text())
+    assert 'predicted plateaus [505.0, 5.0' in res.stdout
+    summary = json.loads((tmp_path / 'run' / 'summary.json').read_text())
+    assert abs(summary['final']['train_loss'] - 5.0) / 5.0 < 0.1 and staircase
+
+
+def test_sequence_rejects_bad_option(tmp_path):
+    res = run('sequence', 'preset=d3', 'hiden=3', '--out', str(tmp_path / 'run'))
+    assert res.returncode == 2 and 'hiden' in res.stderr
