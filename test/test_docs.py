@@ -1,0 +1,68 @@
+"""The documentation site builds without Quarto (tools/build_docs.py): one page per notebook, with the API
+signatures of every exported function and class, the figures, and a navigation list of all pages."""
+import html
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'tools'))
+import build_docs  # noqa: E402
+
+FIGURE_PAGES = {'index.html', 'viz.html', 'analysis.html'}  # notebooks that show figures (06_train only saves PNGs)
+
+
+def _text(page):
+    "Visible text of an HTML page (tags stripped, entities decoded)."
+    s = re.sub(r'<(style|script)\b.*?</\1>', '', page, flags=re.S)
+    return html.unescape(re.sub(r'<[^>]+>', '', s))
+
+
+def _documented(module):
+    "Public functions and classes exported by `group_agf.<module>` (its `__all__`, as nbdev writes it)."
+    mod = importlib.import_module(f'group_agf.{module}')
+    return [n for n in mod.__all__ if callable(getattr(mod, n)) and getattr(getattr(mod, n), '__module__', '') == mod.__name__]
+
+
+def _check(out, pages):
+    modules = {p[:-5] for p in pages} - {'index'}
+    for page in pages:
+        assert (out / page).exists(), page
+        body = (out / page).read_text(encoding='utf-8')
+        text = _text(body)
+        assert all(f'href="{p}"' in body for p in pages), f'{page}: navigation misses a page'
+        if page[:-5] in modules:
+            names = _documented(page[:-5])
+            assert names, page
+            missing = [n for n in names if not re.search(rf'\b(def|class)\s+{re.escape(n)}\b', text)]
+            assert not missing, f'{page}: no API signature for {missing}'
+        if page in FIGURE_PAGES:
+            assert re.search(r'<img [^>]*src="data:image/png;base64,', body), f'{page}: no figure'
+
+
+def test_page_names_match_nbdev_and_modidx():
+    from group_agf._modidx import d
+    modidx_pages = {v[0].split('#')[0] for syms in d['syms'].values() for v in syms.values()}
+    pages = {build_docs.page_name(p) for p in build_docs.notebooks()}
+    assert pages == modidx_pages | {'index.html'}
+
+
+def test_build_two_pages(tmp_path):
+    pages = build_docs.build(tmp_path, only=['index', '08_viz'], verbose=False)
+    assert pages == ['index.html', 'viz.html']
+    _check(tmp_path, pages)
+    viz = (tmp_path / 'viz.html').read_text(encoding='utf-8')
+    assert '#|' not in _text(viz) and 'nbdev_export' not in viz  # directives and export cells are not shown
+    assert '<h3' in viz and 'Heatmap of the character table' in viz  # show_doc Markdown rendered as HTML
+    assert '{target=' not in viz
+
+
+@pytest.mark.slow
+def test_build_whole_site(tmp_path):
+    pages = build_docs.build(tmp_path, verbose=False)
+    expected = [build_docs.page_name(p) for p in build_docs.notebooks()]
+    assert pages == expected and len(pages) == len(list((ROOT / 'nbs').glob('[0-9]*_*.ipynb'))) + 1
+    _check(tmp_path, pages)
