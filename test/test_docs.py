@@ -50,10 +50,20 @@ def test_page_names_match_nbdev_and_modidx():
     assert pages == modidx_pages | {'index.html'}
 
 
-def test_build_two_pages(tmp_path):
-    pages = build_docs.build(tmp_path, only=['index', '08_viz'], verbose=False)
-    assert pages == ['index.html', 'viz.html']
+def _check_anchors(out, module):
+    "Links in `_modidx.py` (`groups.html#finitegroup`, lower case as Quarto makes them) land on the page."
+    from group_agf._modidx import d
+    page = (out / f'{module}.html').read_text(encoding='utf-8')
+    top = [v[0] for k, v in d['syms'][f'group_agf.{module}'].items() if k.count('.') == 2 and k.split('.')[-1][0] != '_']
+    missing = [a for a in top if f'id="{a.split("#")[1]}"' not in page]
+    assert top and not missing, missing
+
+
+def test_build_three_pages(tmp_path):
+    pages = build_docs.build(tmp_path, only=['index', '00_groups', '08_viz'], verbose=False)
+    assert pages == ['index.html', 'groups.html', 'viz.html']
     _check(tmp_path, pages)
+    _check_anchors(tmp_path, 'groups')
     viz = (tmp_path / 'viz.html').read_text(encoding='utf-8')
     assert '#|' not in _text(viz) and 'nbdev_export' not in viz  # directives and export cells are not shown
     assert '<h3' in viz and 'Heatmap of the character table' in viz  # show_doc Markdown rendered as HTML
@@ -66,3 +76,6 @@ def test_build_whole_site(tmp_path):
     expected = [build_docs.page_name(p) for p in build_docs.notebooks()]
     assert pages == expected and len(pages) == len(list((ROOT / 'nbs').glob('[0-9]*_*.ipynb'))) + 1
     _check(tmp_path, pages)
+    for page in pages[1:]:
+        _check_anchors(tmp_path, page[:-5])
+

@@ -24,12 +24,10 @@ committed without outputs).
 """
 from pathlib import Path
 import argparse
-import base64
 import configparser
 import html
 import os
 import re
-import sys
 import time
 
 import nbformat
@@ -124,7 +122,8 @@ def execute(nb, timeout=600, skip_flags=None):
         c.cell_type = 'raw'  # nbclient only runs code cells
     setup = nbformat.v4.new_code_cell(SETUP)
     nb.cells.insert(0, setup)
-    env = {**os.environ, 'IN_TEST': '1', 'MPLBACKEND': 'Agg'}
+    pypath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))  # import group_agf from ROOT
+    env = {**os.environ, 'IN_TEST': '1', 'MPLBACKEND': 'Agg', 'PYTHONPATH': pypath}
     old = os.environ.copy()
     os.environ.update(env)
     try:
@@ -187,6 +186,9 @@ def render(nb, pages, current, site_title):
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_input_tags = {'remove_input'}
     body, _ = HTMLExporter(config=c, template_name='lab').from_notebook_node(_for_render(nb))
+    # Quarto's (and _modidx.py's) anchors are lower case: `groups.html#finitegroup.compose`
+    body = re.sub(r'(<h[1-4] id=")([^"]+)(")', lambda m: m.group(0) if m.group(2) == m.group(2).lower() else
+                  f'<a id="{m.group(2).lower()}"></a>{m.group(0)}', body)
     body = body.replace('</head>', STYLE + '\n</head>', 1)
     body = re.sub(r'<title>.*?</title>', f'<title>{html.escape(pages_title(pages, current))} – {site_title}</title>',
                   body, count=1, flags=re.S)
@@ -207,8 +209,6 @@ def build(out='_site', only=None, timeout=600, verbose=True):
     paths = notebooks(only)
     if not paths:
         raise SystemExit(f'no notebooks match {only}')
-    sys.path.insert(0, str(ROOT))  # the kernels import group_agf from the checkout
-    os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))
     nbs = {p: _add_show_docs(p) for p in paths}
     pages = [(page_name(p), _title(nb) or p.stem) for p, nb in nbs.items()]
     site_title = _cfg().get('title', 'docs')
