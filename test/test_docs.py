@@ -1,8 +1,10 @@
 """The documentation site builds without Quarto (tools/build_docs.py): one page per notebook, with the API
 signatures of every exported function and class, the figures, and a navigation list of all pages."""
 import html
+import os
 import importlib
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,3 +81,28 @@ def test_build_whole_site(tmp_path):
     for page in pages[1:]:
         _check_anchors(tmp_path, page[:-5])
 
+
+
+# nbdev's own docs pipeline (`nbdev_proc_nbs`, which `nbdev_docs` runs before Quarto) executes only a notebook's
+# export, import and show_doc cells; a cell that mixes imports with test code using an unexported name from an
+# earlier cell raises NameError there (nbdev warns "Found cells containing imports and other code. See FAQ.").
+# These notebooks have such a cell; split its import lines into a cell of their own, then drop it from this set.
+PROC_NBS_BROKEN = {'03_tasks', '04_models', '05_optim', '06b_ensemble', '07_analysis', '09_sweep'}
+PROC = """
+import os, sys, warnings; warnings.simplefilter('ignore'); os.environ['IN_TEST'] = '1'
+from execnb.nbio import read_nb
+from nbdev.processors import FilterDefaults
+FilterDefaults()(read_nb(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('nb', [pytest.param(p.stem, marks=pytest.mark.xfail(p.stem in PROC_NBS_BROKEN, strict=True,
+                                                                              reason='import + test code in one cell'))
+                                for p in build_docs.notebooks()])
+def test_nbdev_processors_run_for_quarto(nb):
+    "What `nbdev_docs` does to each notebook before Quarto renders it (Quarto itself is not installable here)."
+    env = {**os.environ, 'MPLBACKEND': 'Agg'}
+    r = subprocess.run([sys.executable, '-c', PROC, str(ROOT / 'nbs' / f'{nb}.ipynb')], cwd=ROOT / 'nbs', env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
