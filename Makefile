@@ -13,7 +13,7 @@ export MPLBACKEND ?= Agg
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test sync nbtest pytest readme clean
+.PHONY: setup run test sync nbtest pytest readme docs clean
 
 setup: $(STAMP)
 
@@ -44,5 +44,9 @@ pytest: setup
 readme: setup
 	$(BIN)/python tools/build_readme.py
 
+# The documentation site without Quarto (one HTML page per notebook, executed, into _site/); with Quarto: nbdev_docs.
+docs: setup
+	$(BIN)/python tools/build_docs.py
+
 clean:
-	rm -rf $(VENV) _docs _proc results
+	rm -rf $(VENV) _docs _proc _site results

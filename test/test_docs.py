@@ -87,7 +87,7 @@ def test_build_whole_site(tmp_path):
 # export, import and show_doc cells; a cell that mixes imports with test code using an unexported name from an
 # earlier cell raises NameError there (nbdev warns "Found cells containing imports and other code. See FAQ.").
 # These notebooks have such a cell; split its import lines into a cell of their own, then drop it from this set.
-PROC_NBS_BROKEN = {'03_tasks', '04_models', '05_optim', '06b_ensemble', '07_analysis', '09_sweep'}
+PROC_NBS_BROKEN = set()
 PROC = """
 import os, sys, warnings; warnings.simplefilter('ignore'); os.environ['IN_TEST'] = '1'
 from execnb.nbio import read_nb
