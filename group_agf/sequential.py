@@ -22,7 +22,8 @@ from .groups import (FiniteGroup, abelian, alternating, cyclic, dicyclic, dihedr
 from .fourier import irreps, real_irreps, real_power_spectrum, fourier_transform, inverse_fourier_transform
 from .optim import MultiOptimizer, make_scheduler
 from .tasks import MAX_TUPLES, all_tuples, check_choice, check_float, check_int, split_indices
-from .train import (SCHEDULE_NAMES, RunParts, TrainingDiverged, atomic_write, fit, resolve_device,
+from .train import (SCHEDULE_NAMES, RunParts, TrainingDiverged, atomic_write, check_field_types, coerce_value,
+                             fit, resolve_device, unknown_key_message,
                              write_json)
 
 # %% auto #0
@@ -528,46 +529,13 @@ class SequenceConfig:
 # %% ../nbs/12_sequential.ipynb #23853825
 _SEQ_FIELDS = {f.name: f for f in fields(SequenceConfig)}
 
-def _kind(name: str) -> tuple[type, bool]:
-    "(base type, None allowed) of a SequenceConfig field from its annotation."
-    ann = str(_SEQ_FIELDS[name].type).replace(' ', '')
-    return {'str': str, 'int': int, 'float': float, 'bool': bool, 'list': list}[ann.split('|')[0]], ann.endswith('|None')
-
-def _unknown_key(name: str) -> str:
-    import difflib
-    close = difflib.get_close_matches(name, _SEQ_FIELDS, n=3)
-    return f"unknown configuration key {name!r}.{' Did you mean ' + ', '.join(close) + '?' if close else ''} Known keys: {', '.join(_SEQ_FIELDS)}"
-
 def coerce_sequence_value(name: str, value):
-    "Convert a command-line string to the declared type of SequenceConfig field `name` (other values pass through)."
-    if name not in _SEQ_FIELDS: raise ValueError(_unknown_key(name))
-    if not isinstance(value, str): return value
-    base, optional = _kind(name)
-    text = value.strip()
-    if optional and text.lower() in ('none', 'null', '~', ''): return None
-    try:
-        if base is bool:
-            if text.lower() in ('true', '1', 'yes'): return True
-            if text.lower() in ('false', '0', 'no'): return False
-            raise ValueError
-        if base is int: return int(text)
-        if base is float: return float(text)
-        if base is list: return [float(v) for v in text.strip('[]').split(',') if v.strip()]
-    except ValueError:
-        raise ValueError(f"{name}: got {value!r}; allowed: {'true/false' if base is bool else 'a ' + base.__name__}"
-                         f"{' or null' if optional else ''}") from None
-    return text
+    "Convert a command-line string to the declared type of SequenceConfig field `name` (as `train.coerce_value`)."
+    return coerce_value(name, value, SequenceConfig)
 
 def validate_sequence_config(cfg: SequenceConfig) -> SequenceConfig:
     "Check every field of `cfg` (types, ranges, choices, combinations); return it or raise ValueError."
-    for name in _SEQ_FIELDS:
-        value, (base, optional) = getattr(cfg, name), _kind(name)
-        if value is None and optional: continue
-        ok = {str: isinstance(value, str), bool: isinstance(value, bool), list: isinstance(value, (list, tuple)),
-              int: isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-              float: isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)}[base]
-        if not ok:
-            raise ValueError(f"{name}: got {value!r} ({type(value).__name__}); allowed: {base.__name__}{' or None' if optional else ''}")
+    check_field_types(cfg)
     G = make_group(cfg.group)
     k = check_int('k', cfg.k, 2)
     check_choice('template', cfg.template, TEMPLATES)
@@ -653,7 +621,7 @@ def make_sequence_config(config: SequenceConfig | dict | None = None, preset: st
     base.update(config.to_dict() if isinstance(config, SequenceConfig) else dict(config or {}))
     base.update(overrides)
     for name in base:
-        if name not in _SEQ_FIELDS: raise ValueError(_unknown_key(name))
+        if name not in _SEQ_FIELDS: raise ValueError(unknown_key_message(name, SequenceConfig))
     return validate_sequence_config(SequenceConfig(**{k: coerce_sequence_value(k, v) for k, v in base.items()}))
 
 # %% ../nbs/12_sequential.ipynb #8503ccce

@@ -28,9 +28,10 @@ from .tasks import (GROUP_TYPES, Task, check_choice, check_float, check_int, loa
 
 # %% auto #0
 __all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'coerce_value', 'unknown_key_message',
-           'validate_config', 'resolve_device', 'make_config', 'evaluate', 'classification_metrics', 'kernel_stats',
-           'RunParts', 'arithmetic_loss_step', 'build_run', 'atomic_write', 'write_json', 'write_csv', 'run_name',
-           'TrainingDiverged', 'TrainResult', 'summarize', 'latest_checkpoint', 'train', 'fit', 'load_run']
+           'check_field_types', 'validate_config', 'resolve_device', 'make_config', 'evaluate',
+           'classification_metrics', 'kernel_stats', 'RunParts', 'arithmetic_loss_step', 'build_run', 'atomic_write',
+           'write_json', 'write_csv', 'run_name', 'TrainingDiverged', 'TrainResult', 'summarize', 'latest_checkpoint',
+           'train', 'fit', 'load_run']
 
 # %% ../nbs/06_train.ipynb #eb52b510
 ACTIVATION_NAMES = ('sqr', 'relu', 'silu', 'relusqr', 'gelu', 'tanh', 'linear')
@@ -91,18 +92,21 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 _NONE_WORDS = {'none', 'null', '~', ''}
 
-def _field_kinds(name: str) -> tuple[type, bool]:
-    "(base type, whether None is allowed) of a config field from its annotation."
-    ann = str(_FIELDS[name].type).replace(' ', '')
-    optional = ann.endswith('|None')
-    base = ann.split('|')[0]
-    return {'str': str, 'int': int, 'float': float, 'bool': bool, 'list': list}[base], optional
+def _field_kinds(name: str, config_type: type = TrainConfig) -> tuple[type, bool]:
+    "(base type, whether None is allowed) of a field of a config dataclass, from its annotation."
+    ann = str({f.name: f for f in fields(config_type)}[name].type).replace(' ', '')
+    return {'str': str, 'int': int, 'float': float, 'bool': bool, 'list': list}[ann.split('|')[0]], ann.endswith('|None')
 
-def coerce_value(name: str, value):
-    "Convert a command-line string to the declared type of config field `name` (other values pass through)."
-    if name not in _FIELDS: raise ValueError(unknown_key_message(name))
+def _number(text: str):
+    "An int if `text` spells one, else a float."
+    try: return int(text)
+    except ValueError: return float(text)
+
+def coerce_value(name: str, value, config_type: type = TrainConfig):
+    "Convert a command-line string to the declared type of field `name` of a config dataclass (other values pass through)."
+    if name not in {f.name for f in fields(config_type)}: raise ValueError(unknown_key_message(name, config_type))
     if not isinstance(value, str): return value
-    base, optional = _field_kinds(name)
+    base, optional = _field_kinds(name, config_type)
     text = value.strip()
     if optional and text.lower() in _NONE_WORDS: return None
     try:
@@ -112,24 +116,25 @@ def coerce_value(name: str, value):
             raise ValueError
         if base is int: return int(text)
         if base is float: return float(text)
-        if base is list: return [int(v) for v in text.strip('[]').split(',') if v.strip()]
+        if base is list: return [_number(v.strip()) for v in text.strip('[]').split(',') if v.strip()]
     except ValueError:
         raise ValueError(f"{name}: got {value!r}; allowed: {'true/false' if base is bool else 'a ' + base.__name__}"
                          f"{' or null' if optional else ''}") from None
     return text
 
-def unknown_key_message(name: str) -> str:
+def unknown_key_message(name: str, config_type: type = TrainConfig) -> str:
     "Error text for an unknown configuration key, with the closest known keys."
-    close = difflib.get_close_matches(name, _FIELDS, n=3)
+    known = [f.name for f in fields(config_type)]
+    close = difflib.get_close_matches(name, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return f"unknown configuration key {name!r}.{hint} Known keys: {', '.join(_FIELDS)}"
+    return f"unknown configuration key {name!r}.{hint} Known keys: {', '.join(known)}"
 
 # %% ../nbs/06_train.ipynb #42b1db42
-def _check_types(cfg: TrainConfig):
-    "Raise ValueError for a field whose value has the wrong type."
-    for name in _FIELDS:
-        value = getattr(cfg, name)
-        base, optional = _field_kinds(name)
+def check_field_types(cfg):
+    "Raise ValueError for a field of a config dataclass whose value has the wrong type."
+    for f in fields(cfg):
+        name, value = f.name, getattr(cfg, f.name)
+        base, optional = _field_kinds(name, type(cfg))
         if value is None and optional: continue
         ok = {str: isinstance(value, (str, int)) and not isinstance(value, bool) if name == 'M' else isinstance(value, str),
               int: isinstance(value, (int, np.integer)) and not isinstance(value, bool),
@@ -141,7 +146,7 @@ def _check_types(cfg: TrainConfig):
 
 def validate_config(cfg: TrainConfig) -> TrainConfig:
     "Check every field of `cfg` (types, ranges, choices, combinations); return it or raise ValueError."
-    _check_types(cfg)
+    check_field_types(cfg)
     check_choice('group_type', cfg.group_type, GROUP_TYPES)
     check_int('num_of_ops', cfg.num_of_ops, 2)
     check_int('group_collection_max_dk', cfg.group_collection_max_dk, 0)
