@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tools'))
 import build_docs  # noqa: E402
 
-FIGURE_PAGES = {'index.html', 'viz.html', 'analysis.html'}  # notebooks that show figures (06_train only saves PNGs)
+FIGURE_PAGES = {'index.html', 'viz.html', 'analysis.html', 'tutorial_cogs_solutions.html', 'tutorial_li2_critical_ratio.html',
+                'tutorial_staircase.html'}  # notebooks that show figures (06_train only saves PNGs)
 
 
 def _text(page):
@@ -30,7 +31,7 @@ def _documented(module):
 
 
 def _check(out, pages):
-    modules = {p[:-5] for p in pages} - {'index'}
+    modules = {p[:-5] for p in pages if not p.startswith('tutorial_')} - {'index'}
     for page in pages:
         assert (out / page).exists(), page
         body = (out / page).read_text(encoding='utf-8')
@@ -49,7 +50,8 @@ def test_page_names_match_nbdev_and_modidx():
     from group_agf._modidx import d
     modidx_pages = {v[0].split('#')[0] for syms in d['syms'].values() for v in syms.values()}
     pages = {build_docs.page_name(p) for p in build_docs.notebooks()}
-    assert pages == modidx_pages | {'index.html'}
+    tutorials = {build_docs.page_name(p) for p in (ROOT / 'nbs' / 'tutorials').glob('*.ipynb')}
+    assert tutorials and pages == modidx_pages | {'index.html'} | tutorials
 
 
 def _check_anchors(out, module):
@@ -76,10 +78,11 @@ def test_build_three_pages(tmp_path):
 def test_build_whole_site(tmp_path):
     pages = build_docs.build(tmp_path, verbose=False)
     expected = [build_docs.page_name(p) for p in build_docs.notebooks()]
-    assert pages == expected and len(pages) == len(list((ROOT / 'nbs').glob('[0-9]*_*.ipynb'))) + 1
+    n_tutorials = len(list((ROOT / 'nbs' / 'tutorials').glob('*.ipynb')))
+    assert pages == expected and len(pages) == len(list((ROOT / 'nbs').glob('[0-9]*_*.ipynb'))) + 1 + n_tutorials
     _check(tmp_path, pages)
     for page in pages[1:]:
-        _check_anchors(tmp_path, page[:-5])
+        if not page.startswith('tutorial_'): _check_anchors(tmp_path, page[:-5])
 
 
 
@@ -103,6 +106,6 @@ FilterDefaults()(read_nb(sys.argv[1]))
 def test_nbdev_processors_run_for_quarto(nb):
     "What `nbdev_docs` does to each notebook before Quarto renders it (Quarto itself is not installable here)."
     env = {**os.environ, 'MPLBACKEND': 'Agg'}
-    r = subprocess.run([sys.executable, '-c', PROC, str(ROOT / 'nbs' / f'{nb}.ipynb')], cwd=ROOT / 'nbs', env=env,
+    r = subprocess.run([sys.executable, '-c', PROC, str(next(p for p in build_docs.notebooks() if p.stem == nb))], cwd=ROOT / 'nbs', env=env,
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -64,14 +64,17 @@ def _cfg():
 
 
 def page_name(nb_path):
-    "nbdev's page name for a notebook: the file stem without its `NN_` / `NNb_` ordering prefix."
-    return re.sub(r'^\d+[a-z]?_', '', Path(nb_path).stem) + '.html'
+    "nbdev's page name for a notebook: the file stem without its `NN_` / `NNb_` ordering prefix (`tutorial_` + stem for tutorials)."
+    prefix = 'tutorial_' if Path(nb_path).parent.name == 'tutorials' else ''
+    return prefix + re.sub(r'^\d+[a-z]?_', '', Path(nb_path).stem) + '.html'
 
 
 def notebooks(only=None):
-    "Notebooks in nbs/ (index first), optionally only those whose stem or page name is in `only`."
-    nbs = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    "Notebooks in nbs/ (index first) and then nbs/tutorials/, optionally only those whose stem or page name is in `only`."
+    visible = lambda ps: sorted(p for p in ps if not p.name.startswith(('_', '.')))
+    nbs = visible(NBS.glob('*.ipynb'))
     nbs.sort(key=lambda p: p.stem != 'index')
+    nbs += visible((NBS / 'tutorials').glob('*.ipynb'))
     if only:
         nbs = [p for p in nbs if p.stem in only or page_name(p)[:-5] in only]
     return nbs
