@@ -91,7 +91,23 @@ def plot_weight_spectra(spectra, ax=None, active_only: bool = True, min_power: f
 import ipywidgets as widgets
 from IPython.display import display
 
-class CheckpointExplorer:
+class _Explorer:
+    "Shared plumbing of the explorers: a fresh figure per redraw, shown in the `Output` widget; displays as `.widget`."
+    def _new_figure(self, **kw):
+        if self.figure is not None: plt.close(self.figure)
+        self.figure, axes = plt.subplots(1, 2, layout='constrained', **kw)
+        return axes
+
+    def _show(self):
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.figure)
+        return self.figure
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+class CheckpointExplorer(_Explorer):
     "Slider over a run folder's checkpoints showing weight spectra, neuron by neuron and irrep by irrep."
     def __init__(self, run_dir):
         import torch
@@ -126,8 +142,7 @@ class CheckpointExplorer:
     def update(self):
         "Redraw for the selected checkpoint and neuron."
         sp = self.spectra()
-        if self.figure is not None: plt.close(self.figure)
-        self.figure, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8), layout='constrained')
+        a, b = self._new_figure(figsize=(11, 3.8))
         plot_weight_spectra(sp, ax=a)
         j, x = self.neuron.value, np.arange(len(sp.names))
         width = 0.8 / (sp.input_power.shape[1] + (sp.output_power is not None))
@@ -138,16 +153,10 @@ class CheckpointExplorer:
         b.set(title=f'neuron {j} at epoch {self.step.value}', xlabel='real irrep', ylabel='power')
         if len(x) <= 24: b.set_xticks(x, sp.names, fontsize=7, rotation=90)
         b.legend(fontsize=7)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(self.figure)
-        return self.figure
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return self._show()
 
 # %% ../nbs/08_viz.ipynb #955ec884
-class SweepExplorer:
+class SweepExplorer(_Explorer):
     "Dropdowns over a sweep's varying parameters showing the matching runs' training curves."
     def __init__(self, sweep_dir):
         import csv
@@ -175,8 +184,7 @@ class SweepExplorer:
         "Redraw the curves of the selected runs."
         import csv
         from pathlib import Path
-        if self.figure is not None: plt.close(self.figure)
-        self.figure, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6), layout='constrained')
+        a, b = self._new_figure(figsize=(11, 3.6))
         for r in self.selected():
             h = list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))
             label = ', '.join(f'{k}={r[k]}' for k in self.params)
@@ -186,13 +194,7 @@ class SweepExplorer:
         a.set(xlabel='epoch', ylabel='test accuracy', ylim=(-0.02, 1.02), title=f'{len(self.selected())} runs')
         b.set(xlabel='epoch', ylabel='train loss', yscale='log')
         if 0 < len(self.selected()) <= 8: a.legend(fontsize=6)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(self.figure)
-        return self.figure
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        return self._show()
 
 def _natural(v: str):
     "Sort key putting numbers in numeric order."
