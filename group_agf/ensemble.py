@@ -18,8 +18,8 @@ from .train import (TrainConfig, TrainResult, _finish_run_dir, atomic_write, bui
                              write_csv, write_json)
 
 # %% auto #0
-__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'EnsembleNet', 'member_losses', 'EnsembleOptimizer', 'xs_ys',
-           'train_ensemble']
+__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'EnsembleNet', 'member_losses',
+           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -51,7 +51,7 @@ class EnsembleNet(torch.nn.Module):
         super().__init__()
         self.W = torch.nn.Parameter(torch.stack([m.W.weight.detach() for m in models]).clone())
         self.V = torch.nn.Parameter(torch.stack([m.V.weight.detach() for m in models]).clone())
-        self.act = ACTIVATIONS[activation]
+        self.activation, self.act, self.workspace = activation, ACTIVATIONS[activation], {}
         m0 = models[0]
         self.n_tokens, self.num_of_ops, self.n_classes = m0.n_tokens, m0.num_of_ops, m0.n_classes
         S, kn = len(models), m0.num_of_ops * m0.n_tokens
@@ -63,6 +63,48 @@ class EnsembleNet(torch.nn.Module):
         table = self.W.transpose(1, 2).reshape(-1, self.W.shape[1])            # (S·k·n, H)
         h = F.embedding_bag((x + self.offsets).reshape(S * B, k), table, mode='sum').view(S, B, -1)
         return torch.bmm(self.act(h), self.V.transpose(1, 2))
+
+    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor, loss_func: str, active: torch.Tensor | None = None) -> torch.Tensor:
+        "Per-member training losses (S,) of inputs x (S, B, k) and targets y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
+        S, B, k = x.shape
+        H = self.W.shape[1]
+        W, V = self.W.detach(), self.V.detach()
+        table = W.transpose(1, 2).reshape(-1, H)                                # (S·k·n, H)
+        idx = (x + self.offsets).reshape(S * B, k)
+        h, dact = self._workspace('h', S, B, H), self._workspace('dact', S, B, H)
+        torch.index_select(table, 0, idx[:, 0], out=h.view(S * B, H))
+        for j in range(1, k):
+            h.view(S * B, H).add_(torch.index_select(table, 0, idx[:, j], out=dact.view(S * B, H)))
+        act, grad_act = self._activate(h)
+        out = torch.bmm(act, V.transpose(1, 2), out=self._workspace('out', S, B, V.shape[1]))
+        losses, dout = loss_and_output_grad(out, y, loss_func)
+        self.V.grad = torch.bmm(dout.transpose(1, 2), act)
+        dh = grad_act(torch.bmm(dout, V, out=dact)).view(S * B, H)
+        dtable = torch.zeros_like(table)
+        for j in range(k):
+            dtable.index_add_(0, idx[:, j], dh)
+        self.W.grad = dtable.view(S, -1, H).transpose(1, 2).contiguous()
+        if active is not None and not bool(active.all()):
+            for g in (self.W.grad, self.V.grad): g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
+        return losses
+
+    def _workspace(self, name: str, *shape) -> torch.Tensor:
+        "A reusable buffer (fresh large allocations on the CPU cost page faults on every step)."
+        buf = self.workspace.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self.workspace[name] = torch.empty(shape, dtype=self.W.dtype, device=self.W.device)
+        return buf
+
+    def _activate(self, h: torch.Tensor):
+        "Activations of h and the function mapping dL/d(act) to dL/dh (in place where a closed form exists)."
+        if self.activation in ACTIVATION_GRADS:
+            forward, backward = ACTIVATION_GRADS[self.activation]
+            act = forward(h, self._workspace('act', *h.shape))
+            return act, lambda d: backward(d, h, act)
+        with torch.enable_grad():
+            leaf = h.detach().requires_grad_()
+            act = self.act(leaf)
+        return act.detach(), lambda d: torch.autograd.grad(act, leaf, d)[0]
 
     @torch.no_grad()
     def normalize_(self):
@@ -83,6 +125,28 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
         return F.cross_entropy(outputs.reshape(S * B, C), targets.reshape(-1), reduction='none').view(S, B).mean(1)
     o = outputs - outputs.mean(dim=2, keepdim=True)
     return o.square().sum(2).mean(1) - 2 * o.gather(2, targets[..., None]).squeeze(2).mean(1) + 1 - 1 / o.shape[2]
+
+def loss_and_output_grad(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
+    "Per-member losses (S,) and the gradient of their sum with respect to `outputs`, computed in place of `outputs`."
+    S, B, C = outputs.shape
+    target = targets[..., None]
+    if loss_func == 'nll':
+        lse = outputs.logsumexp(2, keepdim=True)
+        losses = (lse - outputs.gather(2, target)).squeeze(2).mean(1)
+        grad = outputs.sub_(lse).exp_()                                       # softmax
+        return losses, grad.scatter_add_(2, target, grad.new_full(target.shape, -1.0)).div_(B)
+    o = outputs.sub_(outputs.mean(dim=2, keepdim=True))
+    losses = o.square().sum(2).mean(1) - 2 * o.gather(2, target).squeeze(2).mean(1) + 1 - 1 / C
+    return losses, o.add_(1 / C).scatter_add_(2, target, o.new_full(target.shape, -1.0)).mul_(2 / B)
+
+# %% ../nbs/06b_ensemble.ipynb #417677b9
+ACTIVATION_GRADS = {   # activation: (act of h written into a buffer, dL/dact -> dL/dh in place)
+    'sqr': (lambda h, out: torch.mul(h, h, out=out), lambda d, h, a: d.mul_(h).mul_(2)),
+    'relu': (lambda h, out: torch.clamp(h, min=0, out=out), lambda d, h, a: d.masked_fill_(h <= 0, 0)),
+    'relusqr': (lambda h, out: torch.clamp(h, min=0, out=out).square_(), lambda d, h, a: d.mul_(h.clamp(min=0)).mul_(2)),
+    'tanh': (lambda h, out: torch.tanh(h, out=out), lambda d, h, a: d.mul_(1 - a * a)),
+    'linear': (lambda h, out: out.copy_(h), lambda d, h, a: d),
+}
 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:
@@ -189,9 +253,7 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                     status[s] = 'diverged'; opt.active[s] = 0
             if not opt.active.any(): break
         if epoch == c0.num_epochs: break
-        opt.zero_grad()
-        losses = member_losses(net(xs[0]), ys[0], c0.loss_func)
-        losses[opt.active.flatten() > 0].sum().backward()
+        net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active)
         opt.step()
         if c0.normalize: net.normalize_()
         if c0.scale_down_top: net.scale_down_top_()
