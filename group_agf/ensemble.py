@@ -18,8 +18,8 @@ from .train import (TrainConfig, TrainResult, _finish_run_dir, atomic_write, bui
                              write_csv, write_json)
 
 # %% auto #0
-__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'EnsembleNet', 'member_losses',
-           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'train_ensemble']
+__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
+           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'write_member_run', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -37,11 +37,15 @@ def check_ensemble(configs) -> list[TrainConfig]:
             raise ValueError(f"{name}: got {bad[0]!r}; allowed in an ensemble: {value!r} (train such runs with `train`)")
     if cfgs[0].optim not in ('sgd', 'adam', 'adamw'):
         raise ValueError(f"optim: got {cfgs[0].optim!r}; allowed in an ensemble: 'sgd', 'adam', 'adamw'")
+    return check_members(cfgs, MAY_DIFFER)
+
+def check_members(cfgs: list, may_differ: tuple) -> list:
+    "Raise ValueError unless the configs (dataclasses with `to_dict`) are equal in every field outside `may_differ`."
     first = cfgs[0].to_dict()
     for c in cfgs[1:]:
         for k, v in c.to_dict().items():
-            if k not in MAY_DIFFER and v != first[k]:
-                raise ValueError(f"{k}: members differ ({first[k]!r} vs {v!r}); allowed to differ: {', '.join(MAY_DIFFER)}")
+            if k not in may_differ and v != first[k]:
+                raise ValueError(f"{k}: members differ ({first[k]!r} vs {v!r}); allowed to differ: {', '.join(may_differ)}")
     return cfgs
 
 # %% ../nbs/06b_ensemble.ipynb #ac2a37c0
@@ -209,15 +213,20 @@ def _member_result(cfg, parts, net, s, history, status, wall_s, run_dir) -> Trai
     "Copy member s's weights into its own model and write its run folder if any."
     with torch.no_grad():
         parts.model.W.weight.copy_(net.W[s]); parts.model.V.weight.copy_(net.V[s])
+    run_dir = Path(run_dir) if run_dir is not None else None
     res = TrainResult(cfg, parts.model, history, summarize(history, status, wall_s, parts), run_dir, parts)
-    if run_dir is not None:
-        run_dir = Path(run_dir)
-        write_json(run_dir / 'config.json', cfg.to_dict())
-        write_csv(run_dir / 'metrics.csv', history)
-        state = dict(epoch=history[-1]['epoch'], model=parts.model.state_dict(), history=history, config=cfg.to_dict())
-        atomic_write(run_dir / 'checkpoints' / f"epoch_{history[-1]['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
-        _finish_run_dir(res)
+    write_member_run(res)
     return res
+
+def write_member_run(res: TrainResult):
+    "Write an ensemble member's run folder (if it has one) as `train` would: config, metrics, final weights, summary, curves."
+    if res.run_dir is None: return
+    run_dir, history = Path(res.run_dir), res.history
+    write_json(run_dir / 'config.json', res.config.to_dict())
+    write_csv(run_dir / 'metrics.csv', history)
+    state = dict(epoch=history[-1]['epoch'], model=res.model.state_dict(), history=history, config=res.config.to_dict())
+    atomic_write(run_dir / 'checkpoints' / f"epoch_{history[-1]['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
+    _finish_run_dir(res)
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:

@@ -36,7 +36,7 @@ __all__ = ['TEMPLATES', 'NONLINEARITIES', 'TRANSFORMS', 'OPTIMIZER_CHOICES', 'MO
            'build_sequence_run', 'sequence_loss_step', 'sequence_metrics', 'detect_plateaus', 'match_plateaus',
            'learned_epochs', 'staircase_report', 'format_report', 'plot_staircase', 'plot_output_power',
            'plot_predictions', 'plot_wmix', 'plot_irreps', 'plot_sequence_run', 'sequence_run_name', 'train_sequence',
-           'run_sequence']
+           'add_staircase', 'run_sequence']
 
 # %% ../nbs/12_sequential.ipynb #1df89ce3
 _GROUP_MAKERS = {'cyclic': (cyclic, int), 'abelian': (abelian, str), 'dihedral': (dihedral, int),
@@ -905,7 +905,10 @@ def sequence_run_name(cfg: SequenceConfig) -> str:
 def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, progress: bool = True, **overrides):
     "Train one sequence model with the package's loop; write staircase.json and staircase.png into `run_dir`."
     cfg = config if isinstance(config, SequenceConfig) and not overrides else make_sequence_config(config, **overrides)
-    result = fit(cfg, build_sequence_run, run_dir, progress)
+    return add_staircase(fit(cfg, build_sequence_run, run_dir, progress))
+
+def add_staircase(result):
+    "Attach `staircase_report(result)` as `result.staircase`; write staircase.json and staircase.png into its run folder."
     result.staircase = staircase_report(result)
     if result.run_dir is not None:
         import matplotlib.pyplot as plt
