@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['run_demo', 'parse_overrides', 'run_train', 'main']
+__all__ = ['BENCHMARKS', 'run_demo', 'parse_overrides', 'run_train', 'main']
 
 # %% ../nbs/10_cli.ipynb #a913cd66
 def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
@@ -78,6 +78,9 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
     return 0
 
 # %% ../nbs/10_cli.ipynb #693031f5
+BENCHMARKS = {'all': 'benchmark_all', 'fourier': 'benchmark_fourier', 'train': 'benchmark_training',
+              'ensemble': 'benchmark_ensemble', 'sequence': 'benchmark_sequence'}
+
 def _parser() -> argparse.ArgumentParser:
     "Argument parser of the `group-agf` command."
     p = argparse.ArgumentParser(prog='group-agf', description="Train networks on finite-group composition and analyse them.")
@@ -100,12 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     sq.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     sub.add_parser('sweep', help="run a sweep spec (see `group-agf sweep --help`)", add_help=False)
     bench = sub.add_parser('benchmark', help="print timings measured side by side")
-    bench.add_argument('what', choices=['fourier', 'train', 'ensemble'], help="what to benchmark")
-    bench.add_argument('--device', default='cpu', help="device for the training benchmark (cpu, cuda, cuda:N)")
+    bench.add_argument('what', choices=list(BENCHMARKS), help="what to benchmark ('all': every one, as one table)")
+    bench.add_argument('--device', default='cpu', help="device for the training benchmarks (cpu, cuda, cuda:N)")
     return p
 
 def main(argv=None) -> int:
-    "Console entry point: `group-agf train key=value ... | demo | benchmark fourier|train|ensemble`."
+    "Console entry point: `group-agf train key=value ... | sequence ... | sweep ... | demo | benchmark all|...`."
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['sweep']:
         from group_agf.sweep import sweep_main
@@ -124,7 +127,6 @@ def main(argv=None) -> int:
         run_demo(args.out, args.seed)
     elif args.command == 'benchmark':
         from group_agf import benchmarks
-        if args.what == 'fourier': benchmarks.benchmark_fourier()
-        elif args.what == 'train': benchmarks.benchmark_training(device=args.device)
-        else: benchmarks.benchmark_ensemble(device=args.device)
+        run = getattr(benchmarks, BENCHMARKS[args.what])
+        run() if args.what == 'fourier' else run(device=args.device)
     return 0
