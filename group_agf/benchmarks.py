@@ -217,7 +217,7 @@ def benchmark_all(device: str = 'cpu') -> list[dict]:
     f, t, e = benchmark_fourier(), benchmark_training(device=device), benchmark_ensemble(num_epochs=50, device=device)
     small = benchmark_ensemble(num_epochs=200, device=device, M='23', hidden_size=128)
     q = benchmark_sequence(device=device)
-    rows = [dict(what='S5 Fourier transform, 10k signals (transforms/s)', ours=1 / f['s5_batched_s'], reference=1 / f['s5_loop_s'],
+    rows = [dict(what='S5 Fourier transform of 10k signals (batches/s)', ours=1 / f['s5_batched_s'], reference=1 / f['s5_loop_s'],
                  against='per-element loop', ratio=f['ratio']),
             dict(what='train M=71 hidden 512 (epochs/s)', ours=t['ours_epochs_per_s'], reference=t['seed_style_epochs_per_s'],
                  against='seed 000 style', ratio=t['ratio']),

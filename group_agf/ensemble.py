@@ -88,7 +88,7 @@ class EnsembleNet(torch.nn.Module):
         for j in range(k):
             dtable.index_add_(0, idx[:, j], dh)
         self.W.grad = dtable.view(S, -1, H).transpose(1, 2).contiguous()
-        if active is not None and not bool(active.all()):
+        if active is not None:     # no host synchronization: mask unconditionally
             for g in (self.W.grad, self.V.grad): g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
         return losses
 
