@@ -17,24 +17,52 @@ import socket
 import sys
 import time
 import traceback
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from .ensemble import MAY_DIFFER, check_ensemble, train_ensemble
+from .sequence_ensemble import SEQUENCE_MAY_DIFFER, check_sequence_ensemble, train_sequence_ensemble
+from .sequential import SEQUENCE_PRESETS, SequenceConfig, make_sequence_config, sequence_run_name, train_sequence
+from .tasks import check_choice
 from .train import (TrainConfig, TrainingDiverged, _field_kinds, atomic_write, make_config, run_name, train,
                              write_csv, write_json)
 
 # %% auto #0
-__all__ = ['SPEC_KEYS', 'MODES', 'METRICS', 'SweepSpec', 'load_spec', 'Run', 'canonical_config', 'expand', 'multirun_spec',
-           'run_status', 'archive_failure', 'default_notebook', 'execute_run', 'batched_train',
-           'register_ensemble_trainer', 'ensemble_key', 'run_inprocess', 'parse_gpus', 'run_pool', 'run_dask',
-           'run_row', 'write_table', 'plot_sweep', 'aggregate', 'SweepResult', 'run_sweep', 'sweep_parser',
+__all__ = ['KINDS', 'SPEC_KEYS', 'MODES', 'METRICS', 'RunKind', 'kind_of', 'SweepSpec', 'load_spec', 'Run', 'canonical_config',
+           'expand', 'multirun_spec', 'run_status', 'archive_failure', 'default_notebook', 'execute_run',
+           'batched_train', 'register_ensemble_trainer', 'ensemble_key', 'run_inprocess', 'parse_gpus', 'run_pool',
+           'run_dask', 'run_row', 'write_table', 'plot_sweep', 'aggregate', 'SweepResult', 'run_sweep', 'sweep_parser',
            'add_executor_args', 'sweep_main', 'multirun_main']
 
+# %% ../nbs/09_sweep.ipynb #7cc5be3c
+@dataclass(frozen=True)
+class RunKind:
+    "How the sweep engine validates, names, trains and batches one kind of run."
+    config_type: type
+    make_config: typing.Callable      # dict -> validated config
+    run_name: typing.Callable         # config -> folder name
+    train: typing.Callable            # train(config, run_dir=..., progress=...)
+    check_ensemble: typing.Callable   # configs -> configs, ValueError if they cannot share one program
+    train_ensemble: typing.Callable   # train_ensemble(configs, run_dirs, progress=...)
+    may_differ: tuple                 # fields in which ensemble members may differ
+    seed_field: str                   # the field a spec's `seeds` sets
+    default_figure: dict              # summary figure when a spec names none
+    papermill: bool                   # whether sweeps/experiment.ipynb runs it
+
+KINDS = {'train': RunKind(TrainConfig, make_config, run_name, train, check_ensemble, train_ensemble, MAY_DIFFER, 'seed',
+                          {'y': 'final_test_acc'}, True),
+         'sequence': RunKind(SequenceConfig, make_sequence_config, sequence_run_name, train_sequence, check_sequence_ensemble,
+                             train_sequence_ensemble, SEQUENCE_MAY_DIFFER, 'init_seed', {'y': 'final_train_loss'}, False)}
+
+def kind_of(config) -> RunKind:
+    "The kind of a config object (a plain dict is a train config)."
+    return next((k for k in KINDS.values() if isinstance(config, k.config_type)), KINDS['train'])
+
 # %% ../nbs/09_sweep.ipynb #d6eace21
-SPEC_KEYS = ('name', 'description', 'status', 'mode', 'notebook', 'base', 'grid', 'seeds', 'experiments', 'figures')
+SPEC_KEYS = ('name', 'description', 'status', 'kind', 'mode', 'notebook', 'base', 'grid', 'seeds', 'experiments', 'figures')
 MODES = ('papermill', 'inprocess')
 
 @dataclass
@@ -51,6 +79,7 @@ class SweepSpec:
     description: str = ''
     status: str = ''
     source: str | None = None
+    kind: str = 'train'
 
 # %% ../nbs/09_sweep.ipynb #cdf0b6ea
 def _check_keys(where: str, mapping, allowed):
@@ -81,67 +110,80 @@ def load_spec(spec) -> SweepSpec:
     _check_keys('spec', spec, SPEC_KEYS)
     if not isinstance(name, str) or not re.fullmatch(r'[\w.-]+', name):
         raise ValueError(f"name: got {name!r}; allowed: letters, digits, '_', '-', '.'")
-    mode = spec.get('mode') or 'papermill'
+    kind = spec.get('kind') or 'train'
+    if kind not in KINDS: raise ValueError(f"kind: unknown value {kind!r}; allowed: {', '.join(KINDS)}")
+    fields = KINDS[kind].config_type.__dataclass_fields__
+    mode = spec.get('mode') or ('papermill' if KINDS[kind].papermill else 'inprocess')
     if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
+    if mode == 'papermill' and not KINDS[kind].papermill:
+        raise ValueError(f"mode: got 'papermill' for kind {kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
     base, grid = spec.get('base') or {}, spec.get('grid') or {}
-    _check_keys('base', base, TrainConfig.__dataclass_fields__)
-    _check_keys('grid', grid, TrainConfig.__dataclass_fields__)
+    if kind == 'sequence': fields = (*fields, 'preset')    # a preset's values are the defaults of the keys given
+    _check_keys('base', base, fields)
+    _check_keys('grid', grid, fields)
     experiments = spec.get('experiments') or {}
     _check_keys('experiments', experiments, experiments.keys() if isinstance(experiments, dict) else ())   # a mapping
     for ename, ex in experiments.items():
-        _check_keys(f'experiments.{ename}', ex or {}, (*TrainConfig.__dataclass_fields__, 'grid', 'seeds'))
-        _check_keys(f'experiments.{ename}.grid', (ex or {}).get('grid') or {}, TrainConfig.__dataclass_fields__)
+        _check_keys(f'experiments.{ename}', ex or {}, (*fields, 'grid', 'seeds'))
+        _check_keys(f'experiments.{ename}.grid', (ex or {}).get('grid') or {}, fields)
     figures = spec.get('figures') or []
     for i, fig in enumerate(figures): _check_keys(f'figures[{i}]', fig, ('y', 'x', 'hue', 'col', 'title'))
     return SweepSpec(name, dict(base), {k: _as_list(f'grid.{k}', v) for k, v in grid.items()},
                      None if spec.get('seeds') is None else _as_list('seeds', spec['seeds']),
                      {k: dict(v or {}) for k, v in experiments.items()}, list(figures), mode, spec.get('notebook'),
-                     spec.get('description') or '', spec.get('status') or '', source)
+                     spec.get('description') or '', spec.get('status') or '', source, kind)
 
 # %% ../nbs/09_sweep.ipynb #c3020d0c
 @dataclass
 class Run:
     "One expanded run: its experiment, validated config and folder name."
     experiment: str
-    config: TrainConfig
+    config: TrainConfig | SequenceConfig
     run_id: str
 
-def canonical_config(cfg: TrainConfig) -> TrainConfig:
+def canonical_config(cfg):
     "The same config with `M` a string and float fields floats, so equal runs get equal folder names."
-    values = cfg.to_dict()
+    kind, values = kind_of(cfg), cfg.to_dict()
     for name, value in values.items():
-        base, _ = _field_kinds(name)
+        base, _ = _field_kinds(name, kind.config_type)
         if value is None: continue
         if name == 'M': values[name] = str(value)
         elif base is float: values[name] = float(value)
-    return make_config(values)
+    return kind.make_config(values)
 
 def _grid_product(grid: dict) -> list[dict]:
     "Cartesian product of a grid {key: [values]} as a list of dicts (first key outermost)."
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
+def _with_preset(params: dict) -> dict:
+    "Sequence parameters with a `preset`'s values filled in under the ones given explicitly."
+    if 'preset' not in params: return params
+    preset = check_choice('preset', params['preset'], SEQUENCE_PRESETS)
+    return SEQUENCE_PRESETS[preset] | {k: v for k, v in params.items() if k != 'preset'}
+
 def expand(spec) -> list[Run]:
     "All runs of a spec, validated (every error reported at once) and de-duplicated."
     spec = load_spec(spec)
+    kind = KINDS[spec.kind]
     runs, errors, seen = [], [], set()
     for ename, ex in (spec.experiments or {'': {}}).items():
         ex = dict(ex)
         ex_grid, ex_seeds = {k: _as_list(f'experiments.{ename}.grid.{k}', v) for k, v in (ex.pop('grid', None) or {}).items()}, ex.pop('seeds', None)
         grid = {k: v for k, v in spec.grid.items() if k not in ex} | ex_grid
         seeds = spec.seeds if ex_seeds is None else _as_list(f'experiments.{ename}.seeds', ex_seeds)
-        if seeds is not None and 'seed' in grid | ex | spec.base:
-            errors.append(f"{ename or 'spec'}: 'seed' is set both in seeds and in base/grid; use one")
+        if seeds is not None and kind.seed_field in grid | ex | spec.base:
+            errors.append(f"{ename or 'spec'}: {kind.seed_field!r} is set both in seeds and in base/grid; use one")
             continue
         for point in _grid_product(grid):
             for seed in (seeds or [None]):
-                params = spec.base | ex | point | ({} if seed is None else {'seed': seed})
+                params = spec.base | ex | point | ({} if seed is None else {kind.seed_field: seed})
                 try:
-                    cfg = canonical_config(make_config(params))
+                    cfg = canonical_config(kind.make_config(_with_preset(params)))
                 except (ValueError, TypeError) as e:
-                    errors.append(f"{ename or 'run'} {point | ({} if seed is None else {'seed': seed})}: {e}")
+                    errors.append(f"{ename or 'run'} {point | ({} if seed is None else {kind.seed_field: seed})}: {e}")
                     continue
-                rid = run_name(cfg)
+                rid = kind.run_name(cfg)
                 if rid not in seen:
                     seen.add(rid); runs.append(Run(ename, cfg, rid))
     if errors:
@@ -162,8 +204,8 @@ def _split_values(text: str) -> list[str]:
         else: cur += ch
     return parts + [cur]
 
-def multirun_spec(tokens, name: str | None = None) -> SweepSpec:
-    "A sweep spec from Hydra-style `key=v1,v2` tokens (commas make a grid axis)."
+def multirun_spec(tokens, name: str | None = None, kind: str = 'train') -> SweepSpec:
+    "A sweep spec of `kind` runs from Hydra-style `key=v1,v2` tokens (commas make a grid axis)."
     base, grid = {}, {}
     for tok in tokens:
         key, sep, value = tok.partition('=')
@@ -173,7 +215,7 @@ def multirun_spec(tokens, name: str | None = None) -> SweepSpec:
         if len(values) > 1 or value.strip().startswith('range('): grid[key.strip()] = values
         else: base[key.strip()] = value
     name = name or 'multirun-' + hashlib.sha1(' '.join(sorted(tokens)).encode()).hexdigest()[:8]
-    return load_spec(dict(name=name, base=base, grid=grid, mode='inprocess'))
+    return load_spec(dict(name=name, base=base, grid=grid, mode='inprocess', kind=kind))
 
 # %% ../nbs/09_sweep.ipynb #aa2f9015
 def run_status(run_dir) -> str:
@@ -221,11 +263,12 @@ def _papermill_run(cfg: TrainConfig, run_dir: Path, notebook, kernel_name: str):
     finally:
         if partial.exists(): os.replace(partial, run_dir / 'experiment.ipynb')
 
-def execute_run(config: TrainConfig | dict, run_dir, mode: str = 'inprocess', notebook=None,
+def execute_run(config: TrainConfig | SequenceConfig | dict, run_dir, mode: str = 'inprocess', notebook=None,
                 kernel_name: str = 'python3', threads: int | None = None) -> dict:
     "Run one config into `run_dir` (papermill or in-process); return a record, writing error.json on failure."
     run_dir, t0 = Path(run_dir), time.perf_counter()
-    cfg = make_config(config)
+    kind = kind_of(config)
+    cfg = kind.make_config(config)
     if threads:
         import torch
         os.environ['OMP_NUM_THREADS'] = str(threads); torch.set_num_threads(threads)
@@ -234,8 +277,10 @@ def execute_run(config: TrainConfig | dict, run_dir, mode: str = 'inprocess', no
     if run_status(run_dir) == 'completed': return rec | dict(status='completed', skipped=True)
     attempt = archive_failure(run_dir) if run_status(run_dir) == 'failed' else 1
     try:
+        if mode == 'papermill' and not kind.papermill:
+            raise ValueError(f"mode: got 'papermill' for a {type(cfg).__name__}; allowed: 'inprocess' (no experiment notebook)")
         if mode == 'papermill': _papermill_run(cfg, run_dir, notebook or default_notebook(), kernel_name)
-        elif mode == 'inprocess': train(cfg, run_dir=run_dir, progress=False)
+        elif mode == 'inprocess': kind.train(cfg, run_dir=run_dir, progress=False)
         else: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
         if run_status(run_dir) != 'completed': raise RuntimeError(f"the run finished without a completed summary.json in {run_dir}")
         return rec | dict(status='completed', attempt=attempt, wall_s=round(time.perf_counter() - t0, 3))
@@ -252,8 +297,8 @@ def execute_run(config: TrainConfig | dict, run_dir, mode: str = 'inprocess', no
 
 # %% ../nbs/09_sweep.ipynb #1df28bd3
 def batched_train(configs, run_dirs):
-    "The sweeps' default ensemble trainer: `train_ensemble` without its own progress bar (the sweep shows one)."
-    return train_ensemble(configs, run_dirs, progress=False)
+    "The sweeps' default ensemble trainer: the configs' kind's ensemble trainer, without its own progress bar."
+    return kind_of(configs[0]).train_ensemble(configs, run_dirs, progress=False)
 
 _ENSEMBLE = {'trainer': batched_train}
 
@@ -261,13 +306,14 @@ def register_ensemble_trainer(trainer) -> None:
     "Install `trainer(configs, run_dirs)`, which trains equal-shape runs as one batched ensemble (None removes it)."
     _ENSEMBLE['trainer'] = trainer
 
-def ensemble_key(cfg: TrainConfig) -> tuple:
-    "What must be equal for runs to share one batched program (all fields but the ensemble's `MAY_DIFFER`)."
-    return tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in MAY_DIFFER))
+def ensemble_key(cfg) -> tuple:
+    "What must be equal for runs to share one batched program: the kind, and all fields but its ensemble's `may_differ`."
+    kind = kind_of(cfg)
+    return (type(cfg).__name__,) + tuple(sorted((k, str(v)) for k, v in cfg.to_dict().items() if k not in kind.may_differ))
 
 def _batchable(configs) -> bool:
-    "Whether the ensemble supports these configs (equal shapes, supported options)."
-    try: check_ensemble(configs); return True
+    "Whether the kind's ensemble supports these configs (equal shapes, supported options)."
+    try: kind_of(configs[0]).check_ensemble(configs); return True
     except ValueError: return False
 
 def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3'):
@@ -370,6 +416,10 @@ def run_row(run: Run, run_dir) -> dict:
         if status == 'failed' and s.get('status') == 'diverged': row['status'] = 'diverged'
         row |= {f'final_{k}': v for k, v in (s.get('final') or {}).items() if f'final_{k}' in METRICS}
         row |= {k: s.get(k) for k in METRICS if k in s} | dict(run_device=s.get('device'))   # `device` is the config's
+    if isinstance(run.config, SequenceConfig):      # the staircase against its prediction
+        st = json.loads((run_dir / 'staircase.json').read_text()) if (run_dir / 'staircase.json').exists() else None
+        row |= dict(plateaus_reached=st and sum(p['measured'] is not None for p in st['plateaus']),
+                    plateaus_predicted=st and len(st['predicted_levels']), order_matches=st and st['order_matches'])
     if (run_dir / 'error.json').exists():
         e = json.loads((run_dir / 'error.json').read_text())
         row['error'] = f"{e.get('error_type')}: {e.get('error')}"
@@ -389,9 +439,10 @@ def write_table(rows: list[dict], out) -> list[Path]:
     return paths + [out / 'results.parquet']
 
 # %% ../nbs/09_sweep.ipynb #38f5d705
-def _varying(rows, exclude=('seed',)) -> list[str]:
+def _varying(rows, exclude=('seed', 'init_seed')) -> list[str]:
     "Config fields that take more than one value across rows (in field order)."
-    return [k for k in TrainConfig.__dataclass_fields__ if k not in exclude and len({json.dumps(r[k], default=str) for r in rows}) > 1]
+    fields = dict.fromkeys(f for kind in KINDS.values() for f in kind.config_type.__dataclass_fields__ if f in rows[0])
+    return [k for k in fields if k not in exclude and len({json.dumps(r[k], default=str) for r in rows}) > 1]
 
 def _sort_key(v):
     "Sort numbers numerically (numeric strings such as M too), then everything else as text."
@@ -406,7 +457,7 @@ def plot_sweep(rows: list[dict], y: str = 'final_test_acc', x: str | None = None
     rows = [r for r in rows if r.get(y) is not None and not (isinstance(r[y], float) and math.isnan(r[y]))]
     if not rows: raise ValueError(f"plot_sweep: no run has a value for {y!r}")
     free = [k for k in _varying(rows) if k not in (x, hue, col)]
-    x = x or (free.pop(0) if free else 'seed')
+    x = x or (free.pop(0) if free else next(k for k in ('seed', 'init_seed') if k in rows[0]))
     hue = hue or (free.pop(0) if free else None)
     col = col or (free.pop(0) if free else None)
     cols = sorted({r[col] for r in rows}, key=_sort_key) if col else [None]
@@ -443,7 +494,7 @@ def aggregate(runs: list[Run], out, figures: list[dict] | None = None) -> tuple[
     rows = [run_row(r, out / 'runs' / r.run_id) for r in runs]
     paths = write_table(rows, out)
     done = [r for r in rows if r['status'] == 'completed']
-    for f in (figures or [{'y': 'final_test_acc'}]) if done else []:
+    for f in (figures or [kind_of(runs[0].config).default_figure]) if done else []:
         try: fig = plot_sweep(done, **f)
         except ValueError as e:
             print(f"figure {f}: {e}", file=sys.stderr); continue
@@ -562,13 +613,13 @@ def sweep_main(argv=None) -> int:
     return _finish(res)
 
 def multirun_main(tokens, out=None, workers: int | None = None, gpus=None, scheduler: str | None = None,
-                  mode: str = 'inprocess', progress: bool = True) -> int:
-    "`group-agf train -m key=v1,v2 ...`: a Hydra-style multirun on the sweep engine; exit status as `sweep_main`."
+                  mode: str = 'inprocess', progress: bool = True, kind: str = 'train') -> int:
+    "`group-agf train|sequence -m key=v1,v2 ...`: a Hydra-style multirun on the sweep engine; exit status as `sweep_main`."
     try:
-        spec = multirun_spec(tokens)
+        spec = multirun_spec(tokens, kind=kind)
         res = run_sweep(spec, out or Path('results') / 'multirun' / spec.name, workers, gpus, scheduler, mode, progress)
     except (ValueError, FileNotFoundError) as e:
-        print(f"group-agf train -m: error: {e}", file=sys.stderr)
+        print(f"group-agf {kind} -m: error: {e}", file=sys.stderr)
         return 2
     return _finish(res)
 

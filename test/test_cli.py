@@ -87,3 +87,15 @@ def test_sequence_d3_first_step_of_the_staircase(tmp_path):
 def test_sequence_rejects_bad_option(tmp_path):
     res = run('sequence', 'preset=d3', 'hiden=3', '--out', str(tmp_path / 'run'))
     assert res.returncode == 2 and 'hiden' in res.stderr
+
+
+def test_sequence_multirun_trains_seeds_as_one_ensemble(tmp_path):
+    """`group-agf sequence -m`: a seed x learning-rate grid of the D3 preset, one folder and one table row per run."""
+    out = tmp_path / 'sweep'
+    res = run('sequence', '-m', 'preset=d3', 'num_epochs=200', 'eval_interval=20', 'init_seed=0,1',
+              'learning_rate=0.01,0.02', '--no-progress', '--out', str(out))
+    assert res.returncode == 0, res.stderr
+    rows = (out / 'results.csv').read_text().splitlines()
+    assert len(rows) == 1 + 4 and 'plateaus_reached' in rows[0]
+    assert len(list((out / 'runs').glob('*/staircase.json'))) == 4
+    assert (out / 'figures' / 'y-final_train_loss.png').exists()
