@@ -14,7 +14,7 @@ import torch
 from .fourier import _numeric_irreps, fourier_transform, irreps
 from .groups import FiniteGroup, dicyclic, from_table, symmetric
 from .models import projected_mse
-from .train import build_run, make_config, train
+from .train import build_run, make_config, resolve_device, train
 
 # %% auto #0
 __all__ = ['COGS_M71', 'device_name', 'best_time', 'loop_fourier_transform', 'benchmark_fourier', 'SeedStyleNet',
@@ -99,8 +99,9 @@ def seed_style_train(parts, num_epochs: int) -> list[float]:
 COGS_M71 = dict(M='71', hidden_size=512, activation='sqr', loss_func='mse', learning_rate=0.002, weight_decay=5e-5,
                 test_size=0.1, seed=1)
 
-def benchmark_training(num_epochs: int = 200, eval_interval: int = 100, device: str = 'cpu', **overrides) -> dict:
+def benchmark_training(num_epochs: int = 200, eval_interval: int = 100, device: str = 'auto', **overrides) -> dict:
     "Epochs per second of `train` vs seed 000's computation on the CoGS M=71 setting (or `overrides`)."
+    device = str(resolve_device(device))
     cfg = make_config(COGS_M71 | overrides, num_epochs=num_epochs, eval_interval=eval_interval, save_interval=None,
                       device=device)
     ref_losses = []
@@ -119,8 +120,9 @@ def benchmark_training(num_epochs: int = 200, eval_interval: int = 100, device: 
     return res
 
 # %% ../nbs/11_benchmarks.ipynb #ec75e9c6
-def benchmark_ensemble(members: int = 16, num_epochs: int = 100, eval_interval: int = 100, device: str = 'cpu', **overrides) -> dict:
+def benchmark_ensemble(members: int = 16, num_epochs: int = 100, eval_interval: int = 100, device: str = 'auto', **overrides) -> dict:
     "Aggregate epochs/s of an ensemble of `members` runs against the same runs trained one after another."
+    device = str(resolve_device(device))
     from group_agf.ensemble import train_ensemble
     cfgs = [make_config(COGS_M71 | overrides, seed=s + 1, num_epochs=num_epochs, eval_interval=eval_interval,
                         save_interval=None, device=device) for s in range(members)]
@@ -181,9 +183,10 @@ def seed_style_sequence_train(parts, num_epochs: int, eval_interval: int) -> tup
         powers.append([float(np.sum(np.abs(f) ** 2)) for f in loop_fourier_transform(parts.task.group, out.double().cpu().numpy())])
     return losses, powers
 
-def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval: int = 20, device: str = 'cpu',
+def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval: int = 20, device: str = 'auto',
                        preset: str = 'd3', **overrides) -> dict:
     "One sequence run against seed 003's loop, and an ensemble of `members` initial seeds against sequential runs."
+    device = str(resolve_device(device))
     from group_agf.sequence_ensemble import train_sequence_ensemble
     from group_agf.sequential import build_sequence_run, make_sequence_config, train_sequence
     cfg = make_sequence_config(preset=preset, num_epochs=num_epochs, eval_interval=eval_interval, device=device, **overrides)
@@ -212,8 +215,9 @@ def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval:
     return res
 
 # %% ../nbs/11_benchmarks.ipynb #6871fea0
-def benchmark_all(device: str = 'cpu') -> list[dict]:
-    "Every benchmark at full size; prints one table of measured throughputs and ratios, naming the device."
+def benchmark_all(device: str = 'auto') -> list[dict]:
+    "Every benchmark at full size on `device` ('auto': a GPU if there is one); prints one table naming the device."
+    device = str(resolve_device(device))
     f, t, e = benchmark_fourier(), benchmark_training(device=device), benchmark_ensemble(num_epochs=50, device=device)
     small = benchmark_ensemble(num_epochs=200, device=device, M='23', hidden_size=128)
     q = benchmark_sequence(device=device)

@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser('sweep', help="run a sweep spec (see `group-agf sweep --help`)", add_help=False)
     bench = sub.add_parser('benchmark', help="print timings measured side by side")
     bench.add_argument('what', choices=list(BENCHMARKS), help="what to benchmark ('all': every one, as one table)")
-    bench.add_argument('--device', default='cpu', help="device for the training benchmarks (cpu, cuda, cuda:N)")
+    bench.add_argument('--device', default='auto', help="device for the training benchmarks (auto: a GPU if any; cpu, cuda, cuda:N)")
     return p
 
 def main(argv=None) -> int:
