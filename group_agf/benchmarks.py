@@ -162,7 +162,8 @@ def seed_style_sequence_train(parts, num_epochs: int, eval_interval: int) -> tup
     from group_agf.sequential import make_sequence_optimizer
     cfg, model = parts.config, parts.model
     loader = DataLoader(TensorDataset(parts.x_train, parts.y_train), batch_size=len(parts.x_train), shuffle=False)
-    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, degree=cfg.degree, grad_clip=cfg.grad_clip)
+    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.adam_lr, cfg.betas, cfg.weight_decay,
+                                  cfg.degree, cfg.grad_clip)
     losses, snapshots = [], []
     for epoch in range(num_epochs):
         if epoch % eval_interval == 0:
@@ -199,12 +200,12 @@ def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval:
     t_ens = best_time(lambda: together.extend(train_sequence_ensemble(cfgs, progress=False)), 1, device)
     t_seq = best_time(lambda: alone.extend(train_sequence(c, progress=False) for c in cfgs), 1, device)
     rel = lambda a, b: abs(a - b) / max(abs(b), 1e-12)
+    first_eval = lambda run: run.history[min(1, len(run.history) - 1)]['train_loss']     # after the first steps
     res = dict(preset=preset, epochs=num_epochs, members=members, ours_epochs_per_s=num_epochs / t_one,
                seed_style_epochs_per_s=num_epochs / t_ref, ratio=t_ref / t_one,
                first_loss_diff=abs(one[0].history[0]['train_loss'] - ref[0][0][0]),
                ensemble_epochs_per_s=members * num_epochs / t_ens, sequential_epochs_per_s=members * num_epochs / t_seq,
-               speedup=t_seq / t_ens, first_eval_max_rel_diff=max(rel(a.history[1]['train_loss'], b.history[1]['train_loss'])
-                                                                  for a, b in zip(together, alone)),
+               speedup=t_seq / t_ens, first_eval_max_rel_diff=max(rel(first_eval(a), first_eval(b)) for a, b in zip(together, alone)),
                device=device_name(device))
     print(f"{cfg.group} staircase ({preset}: {cfg.model}, hidden {cfg.hidden}), {num_epochs} epochs on {res['device']}:")
     print(f"  one run: train_sequence {res['ours_epochs_per_s']:.0f} epochs/s, seed-style {res['seed_style_epochs_per_s']:.0f}; "

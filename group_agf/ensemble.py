@@ -95,7 +95,7 @@ class EnsembleNet(torch.nn.Module):
     def _workspace(self, name: str, *shape) -> torch.Tensor:
         "A reusable buffer (fresh large allocations on the CPU cost page faults on every step)."
         buf = self.workspace.get(name)
-        if buf is None or buf.shape != shape:
+        if buf is None or buf.shape != shape or buf.dtype != self.W.dtype or buf.device != self.W.device:
             buf = self.workspace[name] = torch.empty(shape, dtype=self.W.dtype, device=self.W.device)
         return buf
 

@@ -15,8 +15,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .ensemble import check_members, write_member_run
 from .fourier import real_power_spectrum
-from .sequential import (SequenceConfig, act, add_staircase, build_sequence_run, make_sequence_config,
-                                  resolve_optimizer)
+from .sequential import (SequenceConfig, _make_model, act, add_staircase, build_sequence_run,
+                                  make_sequence_config, resolve_optimizer)
 from .train import TrainResult, load_run, summarize
 
 # %% auto #0
@@ -28,13 +28,14 @@ SEQUENCE_MAY_DIFFER = ('init_seed', 'learning_rate', 'init_scale')
 SEQUENCE_ENSEMBLE_OPTIMIZERS = ('per_neuron', 'sgd')
 
 def check_sequence_ensemble(configs) -> list[SequenceConfig]:
-    "Validate member configs: each valid, equal except in `SEQUENCE_MAY_DIFFER`, without a learning-rate schedule."
+    "Validate member configs: each valid, equal except in `SEQUENCE_MAY_DIFFER`, supported optimizer, no schedule."
     cfgs = [make_sequence_config(c) for c in configs]
     if not cfgs:
         raise ValueError("configs: got an empty list; allowed: one or more sequence configs")
     if cfgs[0].lr_decay_type != 'none':
         raise ValueError(f"lr_decay_type: got {cfgs[0].lr_decay_type!r}; allowed in an ensemble: 'none' "
                          "(train such runs with `train_sequence`)")
+    ensemble_optimizer_kind(cfgs[0], _make_model(cfgs[0], 1))     # the optimizer only depends on the model's type
     return check_members(cfgs, SEQUENCE_MAY_DIFFER)
 
 def ensemble_optimizer_kind(cfg: SequenceConfig, model) -> str:
@@ -96,12 +97,13 @@ class StackedSequenceOptimizer:
 
     @torch.no_grad()
     def step(self, grads: dict):
-        "One update of every member from `grads` (name -> stacked gradient)."
+        "One update of every member from `grads` (name -> stacked gradient, None for a parameter the loss does not use)."
+        grads = {k: torch.where(self._member(self.active, g) > 0, g, 0) for k, g in grads.items() if g is not None}
         if self.grad_clip is not None: self._clip_(grads)
         lr = self.lr * self.active
         scale = self._neuron_scale() if self.kind == 'per_neuron' else None
-        for name, p in self.params.items():
-            g, axis = grads[name], self.neuron_axes.get(name)
+        for name, g in grads.items():
+            p, axis = self.params[name], self.neuron_axes.get(name)
             if self.kind == 'sgd' and self.weight_decay: g = g.add(p, alpha=self.weight_decay)
             if scale is not None and axis is not None:
                 shape = [len(scale)] + [1] * (p.ndim - 1); shape[axis + 1] = -1
@@ -128,15 +130,21 @@ def member_sequence_metrics(net: StackedModels, task, x: torch.Tensor, y: torch.
 
 def _member_rows(net, parts, epoch: int, t0: float, lrs: list, stopped_at: list) -> list[dict]:
     "One history row per member, in `fit`'s format (one host synchronization for all members)."
-    values = {}
+    splits = []
     for split, x, y in (('train', parts.x_train, parts.y_train), ('test', parts.x_test, parts.y_test)):
         track = parts.config.track_power and split == 'train'
-        for k, v in member_sequence_metrics(net, parts.task, x, y, track).items():
-            values[f'{split}_{k}' if k in ('loss', 'acc') else k] = v
-    table = torch.stack(list(values.values()), 1).cpu().tolist()
+        splits.append({f'{split}_{k}' if k in ('loss', 'acc') else k: v
+                       for k, v in member_sequence_metrics(net, parts.task, x, y, track).items()})
+    names = [*splits[0], *splits[1]]
+    table = torch.stack([v for d in splits for v in d.values()], 1).cpu().tolist()
     t = round(time.perf_counter() - t0, 3)
-    return [{'epoch': epoch} | dict(zip(values, row)) | ({'stopped_at': float(stop)} if stop is not None else {})
-            | {'lr': lr, 'elapsed_s': t} for row, stop, lr in zip(table, stopped_at, lrs)]
+    rows = []
+    for row, stop, lr in zip(table, stopped_at, lrs):
+        values = dict(zip(names, row))
+        stop = {} if stop is None else {'stopped_at': float(stop)}     # where `fit` logs it: after the train metrics
+        train = {k: values[k] for k in splits[0]}
+        rows.append({'epoch': epoch} | train | stop | {k: values[k] for k in splits[1]} | {'lr': lr, 'elapsed_s': t})
+    return rows
 
 # %% ../nbs/12b_sequence_ensemble.ipynb #0e2b703a
 def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:
@@ -184,7 +192,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                 if status[s] != 'completed' or stopped_at[s] is not None: continue
                 if initial[s] is None: initial[s] = value
                 elif value <= c0.reduction_threshold * initial[s]: stopped_at[s] = epoch; opt.active[s] = 0
-        grads = torch.autograd.grad(losses.sum(), list(net.params.values()))
+        grads = torch.autograd.grad(losses.sum(), list(net.params.values()), allow_unused=True)
         opt.step(dict(zip(net.params, grads)))
     wall = time.perf_counter() - t0
     return [_member_result(net, s, p, histories[s], status[s], stopped_at[s], wall, d)

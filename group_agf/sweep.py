@@ -51,11 +51,13 @@ class RunKind:
     seed_field: str                   # the field a spec's `seeds` sets
     default_figure: dict              # summary figure when a spec names none
     papermill: bool                   # whether sweeps/experiment.ipynb runs it
+    float_lists: tuple = ()           # list fields whose entries are floats (written as floats in folder names)
 
 KINDS = {'train': RunKind(TrainConfig, make_config, run_name, train, check_ensemble, train_ensemble, MAY_DIFFER, 'seed',
                           {'y': 'final_test_acc'}, True),
          'sequence': RunKind(SequenceConfig, make_sequence_config, sequence_run_name, train_sequence, check_sequence_ensemble,
-                             train_sequence_ensemble, SEQUENCE_MAY_DIFFER, 'init_seed', {'y': 'final_train_loss'}, False)}
+                             train_sequence_ensemble, SEQUENCE_MAY_DIFFER, 'init_seed', {'y': 'final_train_loss'}, False,
+                             ('powers', 'betas'))}
 
 def kind_of(config) -> RunKind:
     "The kind of a config object (a plain dict is a train config)."
@@ -142,13 +144,14 @@ class Run:
     run_id: str
 
 def canonical_config(cfg):
-    "The same config with `M` a string and float fields floats, so equal runs get equal folder names."
+    "The same config with `M` a string and float fields (and float lists) floats, so equal runs get equal folder names."
     kind, values = kind_of(cfg), cfg.to_dict()
     for name, value in values.items():
         base, _ = _field_kinds(name, kind.config_type)
         if value is None: continue
         if name == 'M': values[name] = str(value)
         elif base is float: values[name] = float(value)
+        elif name in kind.float_lists: values[name] = [float(v) for v in value]
     return kind.make_config(values)
 
 def _grid_product(grid: dict) -> list[dict]:
@@ -214,7 +217,8 @@ def multirun_spec(tokens, name: str | None = None, kind: str = 'train') -> Sweep
         values = _split_values(value)
         if len(values) > 1 or value.strip().startswith('range('): grid[key.strip()] = values
         else: base[key.strip()] = value
-    name = name or 'multirun-' + hashlib.sha1(' '.join(sorted(tokens)).encode()).hexdigest()[:8]
+    words = sorted(tokens) + ([] if kind == 'train' else [f'kind={kind}'])     # train names as before
+    name = name or 'multirun-' + hashlib.sha1(' '.join(words).encode()).hexdigest()[:8]
     return load_spec(dict(name=name, base=base, grid=grid, mode='inprocess', kind=kind))
 
 # %% ../nbs/09_sweep.ipynb #aa2f9015
@@ -543,6 +547,8 @@ def run_sweep(spec, out=None, workers: int | None = None, gpus=None, scheduler: 
     spec = load_spec(spec)
     mode = mode or spec.mode
     if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
+    if mode == 'papermill' and not KINDS[spec.kind].papermill:
+        raise ValueError(f"mode: got 'papermill' for kind {spec.kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
     if scheduler and gpus: raise ValueError("gpus: pins the workers of the local pool; a Dask cluster's workers are pinned where they are launched")
     if workers is not None and (not isinstance(workers, int) or workers < 1): raise ValueError(f"workers: got {workers!r}; allowed: an integer >= 1")
     runs = expand(spec)                                    # every run validated before the first starts
