@@ -78,7 +78,11 @@ class StackedSequenceOptimizer:
         self.degree, self.weight_decay, self.grad_clip = degree, weight_decay, grad_clip
         p0 = next(iter(params.values()))
         self.lr = torch.as_tensor(lr, dtype=p0.dtype, device=p0.device)
-        self.active = torch.ones_like(self.lr)
+        self.active, self.any_frozen = torch.ones_like(self.lr), False
+
+    def freeze(self, s: int):
+        "Stop moving member s (stopped early or diverged)."
+        self.active[s], self.any_frozen = 0, True
 
     @staticmethod
     def _member(v: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -98,7 +102,9 @@ class StackedSequenceOptimizer:
     @torch.no_grad()
     def step(self, grads: dict):
         "One update of every member from `grads` (name -> stacked gradient, None for a parameter the loss does not use)."
-        grads = {k: torch.where(self._member(self.active, g) > 0, g, 0) for k, g in grads.items() if g is not None}
+        grads = {k: g for k, g in grads.items() if g is not None}
+        if self.any_frozen:       # a frozen member's gradient may be NaN: zero it rather than scale it by 0
+            grads = {k: torch.where(self._member(self.active, g) > 0, g, 0) for k, g in grads.items()}
         if self.grad_clip is not None: self._clip_(grads)
         lr = self.lr * self.active
         scale = self._neuron_scale() if self.kind == 'per_neuron' else None
@@ -182,7 +188,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
             for s, row in enumerate(_member_rows(net, p0, epoch, t0, lrs, stopped_at)):
                 if not due[s]: continue
                 histories[s].append(row)
-                if not math.isfinite(row['train_loss']): status[s] = 'diverged'; opt.active[s] = 0
+                if not math.isfinite(row['train_loss']): status[s] = 'diverged'; opt.freeze(s)
         if epoch == c0.num_epochs or not any(status[s] == 'completed' and stopped_at[s] is None for s in range(S)):
             break
         x, y = _training_batch(p0)
@@ -191,7 +197,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
             for s, value in enumerate(losses.tolist()):
                 if status[s] != 'completed' or stopped_at[s] is not None: continue
                 if initial[s] is None: initial[s] = value
-                elif value <= c0.reduction_threshold * initial[s]: stopped_at[s] = epoch; opt.active[s] = 0
+                elif value <= c0.reduction_threshold * initial[s]: stopped_at[s] = epoch; opt.freeze(s)
         grads = torch.autograd.grad(losses.sum(), list(net.params.values()), allow_unused=True)
         opt.step(dict(zip(net.params, grads)))
     wall = time.perf_counter() - t0
