@@ -80,7 +80,8 @@ class EnsembleNet(torch.nn.Module):
         for j in range(1, k):
             h.view(S * B, H).add_(torch.index_select(table, 0, idx[:, j], out=dact.view(S * B, H)))
         act, grad_act = self._activate(h)
-        out = torch.bmm(act, V.transpose(1, 2), out=self._workspace('out', S, B, V.shape[1]))
+        # outputs as (S, C, B): MKL is faster with the long batch axis as the product's columns (C is small)
+        out = torch.bmm(V, act.transpose(1, 2), out=self._workspace('out', S, V.shape[1], B)).transpose(1, 2)
         losses, dout = loss_and_output_grad(out, y, loss_func)
         self.V.grad = torch.bmm(dout.transpose(1, 2), act)
         dh = grad_act(torch.bmm(dout, V, out=dact)).view(S * B, H)
