@@ -166,7 +166,8 @@ class SweepExplorer(_Explorer):
         if not table.exists():
             raise ValueError(f"sweep_dir: {str(sweep_dir)!r} has no results.csv (run the sweep first)")
         self.rows = [r for r in csv.DictReader(open(table)) if (Path(r['run_dir']) / 'metrics.csv').exists()]
-        skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device'}
+        skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device', 'epochs', 'n_train', 'n_test',
+                'plateaus_reached', 'plateaus_predicted', 'order_matches'}      # outcomes, not parameters
         self.params = [k for k in self.rows[0] if k not in skip and not k.startswith(('final_', 'best_', 'epoch_', 'wall'))
                        and len({r[k] for r in self.rows}) > 1] if self.rows else []
         self.controls = {k: widgets.Dropdown(options=['all'] + sorted({r[k] for r in self.rows}, key=_natural), value='all',
@@ -185,13 +186,14 @@ class SweepExplorer(_Explorer):
         import csv
         from pathlib import Path
         a, b = self._new_figure(figsize=(11, 3.6))
-        for r in self.selected():
-            h = list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))
+        histories = [(r, list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))) for r in self.selected()]
+        acc = 'test_acc' if any(x['test_acc'] not in ('', 'nan') for _, h in histories for x in h) else 'train_acc'
+        for r, h in histories:
             label = ', '.join(f'{k}={r[k]}' for k in self.params)
             ep = [float(x['epoch']) for x in h]
-            a.plot(ep, [float(x['test_acc']) for x in h], label=label)
+            a.plot(ep, [float(x[acc]) for x in h], label=label)
             b.plot(ep, [float(x['train_loss']) for x in h], label=label)
-        a.set(xlabel='epoch', ylabel='test accuracy', ylim=(-0.02, 1.02), title=f'{len(self.selected())} runs')
+        a.set(xlabel='epoch', ylabel=acc.replace('_acc', ' accuracy'), ylim=(-0.02, 1.02), title=f'{len(histories)} runs')
         b.set(xlabel='epoch', ylabel='train loss', yscale='log')
         if 0 < len(self.selected()) <= 8: a.legend(fontsize=6)
         return self._show()
