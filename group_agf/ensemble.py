@@ -14,12 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from .models import ACTIVATIONS
-from .train import (TrainConfig, TrainResult, _finish_run_dir, atomic_write, build_run, make_config, summarize,
-                             write_csv, write_json)
+from .train import (TrainConfig, TrainResult, _checkpoint, _finish_run_dir, atomic_write, build_run, make_config,
+                             summarize, write_csv, write_json)
 
 # %% auto #0
 __all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
-           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'write_member_run', 'train_ensemble']
+           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'member_checkpoint', 'write_member_run',
+           'train_ensemble', 'common_checkpoints', 'resume_members']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -182,14 +183,27 @@ class EnsembleOptimizer:
             g = p.grad
             if self.kind in ('sgd', 'adam'): g = g + self.weight_decay * p
             if self.kind == 'sgd':
-                st['buf'] = g.clone() if 'buf' not in st else st['buf'].mul_(self.momentum).add_(g)
-                p.sub_(lr * st['buf'])
+                buf = st['momentum_buffer'] = g.clone() if 'momentum_buffer' not in st else st['momentum_buffer'].mul_(self.momentum).add_(g)
+                p.sub_(lr * buf)
                 continue
             if self.kind == 'adamw': p.mul_(1 - lr * self.weight_decay)
             m = st.setdefault('exp_avg', torch.zeros_like(p)).lerp_(g, 1 - b1)
             v = st.setdefault('exp_avg_sq', torch.zeros_like(p)).mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
             p.sub_((lr / (1 - b1 ** self.t)) * m / denom)
+
+    def member_state(self, s: int) -> list[dict]:
+        "Member s's state in torch's per-parameter format (`momentum_buffer`, or `step`, `exp_avg`, `exp_avg_sq`)."
+        step = {} if self.kind == 'sgd' else {'step': torch.tensor(float(self.t))}
+        return [({'step': step['step'].clone()} if step else {}) | {k: v[s].clone() for k, v in st.items()} for st in self.state]
+
+    @torch.no_grad()
+    def load_member_state(self, s: int, states: list[dict]):
+        "Set member s's state from torch per-parameter states, one per stacked parameter."
+        for p, st, member in zip(self.params, self.state, states):
+            for k, v in member.items():
+                if k == 'step': self.t = int(v)
+                else: st.setdefault(k, torch.zeros_like(p))[s] = v
 
 # %% ../nbs/06b_ensemble.ipynb #ede2aabb
 def _member_rows(net, xs, ys, loss_func, epoch, t0, lr) -> list[dict]:
@@ -210,24 +224,32 @@ def xs_ys(xs, ys):
     "Pairs (x, y) of the train and (if non-empty) test split."
     return [(xs[0], ys[0])] + ([(xs[1], ys[1])] if xs[1].shape[1] else [])
 
-def _member_result(cfg, parts, net, s, history, status, wall_s, run_dir) -> TrainResult:
-    "Copy member s's weights into its own model and write its run folder if any."
-    with torch.no_grad():
-        parts.model.W.weight.copy_(net.W[s]); parts.model.V.weight.copy_(net.V[s])
+def _member_result(cfg, parts, net, opt, s, history, status, wall_s, run_dir) -> TrainResult:
+    "Member s as the `TrainResult` of its single run; its run folder (if any) written with a resumable final checkpoint."
     run_dir = Path(run_dir) if run_dir is not None else None
+    state = member_checkpoint(parts, net, opt, s, history[-1]['epoch'], history)
     res = TrainResult(cfg, parts.model, history, summarize(history, status, wall_s, parts), run_dir, parts)
-    write_member_run(res)
+    write_member_run(res, state)
     return res
 
-def write_member_run(res: TrainResult):
-    "Write an ensemble member's run folder (if it has one) as `train` would: config, metrics, final weights, summary, curves."
+def member_checkpoint(parts, net, opt, s: int, epoch: int, history: list) -> dict:
+    "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history), so `train` resumes it."
+    with torch.no_grad():
+        parts.model.W.weight.copy_(net.W[s]); parts.model.V.weight.copy_(net.V[s])
+    torch_opt = parts.optimizer.optimizers[0]
+    for p, state in zip((parts.model.W.weight, parts.model.V.weight), opt.member_state(s)): torch_opt.state[p] = state
+    return _checkpoint(parts, epoch, history)
+
+def write_member_run(res: TrainResult, checkpoint: dict):
+    "Write an ensemble member's run folder (if it has one) as `train` would: config, metrics, final checkpoint, summary, curves."
     if res.run_dir is None: return
-    run_dir, history = Path(res.run_dir), res.history
-    write_json(run_dir / 'config.json', res.config.to_dict())
-    write_csv(run_dir / 'metrics.csv', history)
-    state = dict(epoch=history[-1]['epoch'], model=res.model.state_dict(), history=history, config=res.config.to_dict())
-    atomic_write(run_dir / 'checkpoints' / f"epoch_{history[-1]['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
+    write_json(Path(res.run_dir) / 'config.json', res.config.to_dict())
+    write_csv(Path(res.run_dir) / 'metrics.csv', res.history)
+    _write_checkpoint(res.run_dir, checkpoint)
     _finish_run_dir(res)
+
+def _write_checkpoint(run_dir: Path, state: dict):
+    atomic_write(Path(run_dir) / 'checkpoints' / f"epoch_{state['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:
@@ -253,19 +275,49 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     xs = [torch.stack([p.x_train for p in parts]), torch.stack([p.x_test for p in parts])]
     ys = [torch.stack([p.y_train for p in parts]), torch.stack([p.y_test for p in parts])]
     opt = EnsembleOptimizer([net.W, net.V], c0.optim, [c.learning_rate for c in cfgs], [c.weight_decay for c in cfgs])
-    histories, status = [[] for _ in range(S)], ['completed'] * S
-    t0 = time.perf_counter()
-    for epoch in tqdm(range(c0.num_epochs + 1), disable=not progress, desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0):
+    start, histories = resume_members(parts, run_dirs, net, opt)
+    status = ['completed'] * S
+    t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
+    bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
+               desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0)
+    for epoch in bar:
         if epoch % c0.eval_interval == 0 or epoch == c0.num_epochs:
             for s, row in enumerate(_member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)):
-                if status[s] == 'completed': histories[s].append(row)
+                if status[s] == 'completed' and (not histories[s] or histories[s][-1]['epoch'] != epoch): histories[s].append(row)
                 if not math.isfinite(row['train_loss']) and status[s] == 'completed':
                     status[s] = 'diverged'; opt.active[s] = 0
             if not opt.active.any(): break
         if epoch == c0.num_epochs: break
+        if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
+            for s, d in enumerate(run_dirs):
+                if d is not None and status[s] == 'completed':
+                    _write_checkpoint(d, member_checkpoint(parts[s], net, opt, s, epoch, histories[s]))
         net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active)
         opt.step()
         if c0.normalize: net.normalize_()
         if c0.scale_down_top: net.scale_down_top_()
+    bar.close()
     wall = time.perf_counter() - t0
-    return [_member_result(c, p, net, s, histories[s], status[s], wall, d) for s, (c, p, d) in enumerate(zip(cfgs, parts, run_dirs))]
+    return [_member_result(c, p, net, opt, s, histories[s], status[s], wall, d) for s, (c, p, d) in enumerate(zip(cfgs, parts, run_dirs))]
+
+def common_checkpoints(parts, run_dirs) -> tuple[int, list[dict] | None]:
+    "The latest epoch at which every member's folder holds a resumable checkpoint, and those checkpoints (0, None if none)."
+    if not run_dirs or any(d is None for d in run_dirs): return 0, None
+    epochs = set.intersection(*({int(p.stem.split('_')[1]) for p in Path(d).glob('checkpoints/epoch_*.pt')} for d in run_dirs))
+    if not epochs: return 0, None
+    epoch = max(epochs)
+    states = [torch.load(Path(d) / 'checkpoints' / f'epoch_{epoch:06d}.pt', map_location=p.device, weights_only=False)
+              for p, d in zip(parts, run_dirs)]
+    return (epoch, states) if all('optimizer' in st for st in states) else (0, None)
+
+def resume_members(parts, run_dirs, net, opt) -> tuple[int, list[list]]:
+    "Load the members' latest common checkpoints (if any) into `net` and `opt`; (epoch to start at, histories)."
+    epoch, states = common_checkpoints(parts, run_dirs)
+    if states is None: return 0, [[] for _ in parts]
+    with torch.no_grad():
+        for s, (p, st) in enumerate(zip(parts, states)):
+            net.W[s] = st['model']['W.weight']; net.V[s] = st['model']['V.weight']
+            p.optimizer.load_state_dict(st['optimizer'])
+            torch_opt = p.optimizer.optimizers[0]
+            opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
+    return epoch, [st['history'] for st in states]

@@ -13,15 +13,16 @@ from pathlib import Path
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .ensemble import check_members, write_member_run
+from .ensemble import _write_checkpoint, check_members, common_checkpoints, write_member_run
 from .fourier import real_power_spectrum
 from .sequential import (SequenceConfig, _make_model, act, add_staircase, build_sequence_run,
                                   make_sequence_config, resolve_optimizer)
-from .train import TrainResult, load_run, summarize
+from .train import TrainResult, _checkpoint, load_run, summarize
 
 # %% auto #0
 __all__ = ['SEQUENCE_MAY_DIFFER', 'SEQUENCE_ENSEMBLE_OPTIMIZERS', 'check_sequence_ensemble', 'ensemble_optimizer_kind',
-           'StackedModels', 'StackedSequenceOptimizer', 'member_sequence_metrics', 'train_sequence_ensemble']
+           'StackedModels', 'StackedSequenceOptimizer', 'member_sequence_metrics', 'train_sequence_ensemble',
+           'sequence_member_checkpoint', 'resume_sequence_members']
 
 # %% ../nbs/12b_sequence_ensemble.ipynb #58cb5c0d
 SEQUENCE_MAY_DIFFER = ('init_seed', 'learning_rate', 'init_scale')
@@ -179,18 +180,27 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     degree = c0.degree if c0.degree is not None else p0.model.homogeneity_degree
     opt = StackedSequenceOptimizer(net.params, net.neuron_axes, kind, [c.learning_rate for c in cfgs], degree,
                                    c0.weight_decay, c0.grad_clip)
-    histories, status, stopped_at, initial = [[] for _ in range(S)], ['completed'] * S, [None] * S, [None] * S
-    lrs, t0 = [c.learning_rate for c in cfgs], time.perf_counter()
-    for epoch in tqdm(range(c0.num_epochs + 1), disable=not progress, desc=f"{p0.name} x{S}", leave=False, mininterval=1.0):
+    start, histories, initial = resume_sequence_members(parts, run_dirs, net)
+    status, stopped_at, lrs = ['completed'] * S, [None] * S, [c.learning_rate for c in cfgs]
+    t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
+    bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
+               desc=f"{p0.name} x{S}", leave=False, mininterval=1.0)
+    for epoch in bar:
         due = [status[s] == 'completed' and (epoch == stopped_at[s] + 1 if stopped_at[s] is not None else
-               epoch % c0.eval_interval == 0 or epoch == c0.num_epochs) for s in range(S)]
+               epoch % c0.eval_interval == 0 or epoch == c0.num_epochs) and (not histories[s] or histories[s][-1]['epoch'] != epoch)
+               for s in range(S)]
         if any(due):
             for s, row in enumerate(_member_rows(net, p0, epoch, t0, lrs, stopped_at)):
                 if not due[s]: continue
                 histories[s].append(row)
                 if not math.isfinite(row['train_loss']): status[s] = 'diverged'; opt.freeze(s)
-        if epoch == c0.num_epochs or not any(status[s] == 'completed' and stopped_at[s] is None for s in range(S)):
+        running = [status[s] == 'completed' and stopped_at[s] is None for s in range(S)]
+        if epoch == c0.num_epochs or not any(running):
             break
+        if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
+            for s, d in enumerate(run_dirs):
+                if d is not None and running[s]:
+                    _write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
         x, y = _training_batch(p0)
         losses = (net(x) - y).square().flatten(1).mean(1)
         if c0.reduction_threshold is not None and epoch % c0.eval_interval == 0:
@@ -200,16 +210,37 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                 elif value <= c0.reduction_threshold * initial[s]: stopped_at[s] = epoch; opt.freeze(s)
         grads = torch.autograd.grad(losses.sum(), list(net.params.values()), allow_unused=True)
         opt.step(dict(zip(net.params, grads)))
+    bar.close()
     wall = time.perf_counter() - t0
-    return [_member_result(net, s, p, histories[s], status[s], stopped_at[s], wall, d)
-            for s, (p, d) in enumerate(zip(parts, run_dirs))]
+    return [_member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, d)
+            for s, d in enumerate(run_dirs)]
 
-def _member_result(net, s, parts, history, status, stopped_at, wall_s, run_dir) -> TrainResult:
+def sequence_member_checkpoint(parts: list, net: StackedModels, s: int, epoch: int, history: list, initial_loss,
+                               stopped_at) -> dict:
+    "Member s's checkpoint in `train_sequence`'s format (weights, optimizer bookkeeping, sampler, history): resumable alone."
+    p, shared = parts[s], parts[0].task.sampler
+    net.load_member_(s, p.model)
+    p.optimizer.steps, p.optimizer.initial_loss, p.optimizer.stopped_at = epoch, initial_loss, stopped_at
+    if shared is not None: p.task.sampler.load_state_dict(shared.state_dict())
+    return _checkpoint(p, epoch, history)
+
+def resume_sequence_members(parts: list, run_dirs: list, net: StackedModels) -> tuple[int, list[list], list]:
+    "Load the members' latest common checkpoints (if any) into `net`; (epoch to start at, histories, initial losses)."
+    epoch, states = common_checkpoints(parts, run_dirs)
+    if states is None: return 0, [[] for _ in parts], [None] * len(parts)
+    with torch.no_grad():
+        for s, state in enumerate(states):
+            for k, v in state['model'].items(): net.params[k][s] = v
+    if parts[0].task.sampler is not None: parts[0].task.sampler.load_state_dict(states[0]['optimizer']['sampler'])
+    return epoch, [st['history'] for st in states], [st['optimizer'].get('initial_loss') for st in states]
+
+def _member_result(parts, net, s, history, status, initial_loss, stopped_at, wall_s, run_dir) -> TrainResult:
     "Member s as the `TrainResult` of its single run, with its staircase report and (if any) its run folder."
-    net.load_member_(s, parts.model)
-    parts.optimizer.stopped_at = stopped_at
-    summary = summarize(history, status, wall_s, parts)
+    steps = stopped_at if stopped_at is not None else history[-1]['epoch']     # no step is taken once stopped
+    state = sequence_member_checkpoint(parts, net, s, steps, history, initial_loss, stopped_at) | {'epoch': history[-1]['epoch']}
+    p = parts[s]
+    summary = summarize(history, status, wall_s, p)
     if stopped_at is not None: summary['stopped_early_at'] = stopped_at
-    result = TrainResult(parts.config, parts.model, history, summary, run_dir, parts)
-    write_member_run(result)
+    result = TrainResult(p.config, p.model, history, summary, run_dir, p)
+    write_member_run(result, state)
     return add_staircase(result)
