@@ -193,9 +193,9 @@ class EnsembleOptimizer:
             p.sub_((lr / (1 - b1 ** self.t)) * m / denom)
 
     def member_state(self, s: int) -> list[dict]:
-        "Member s's state in torch's per-parameter format (`momentum_buffer`, or `step`, `exp_avg`, `exp_avg_sq`)."
-        step = {} if self.kind == 'sgd' else {'step': torch.tensor(float(self.t))}
-        return [({'step': step['step'].clone()} if step else {}) | {k: v[s].clone() for k, v in st.items()} for st in self.state]
+        "Member s's state in torch's per-parameter format (`momentum_buffer`, or `step`, `exp_avg`, `exp_avg_sq`; {} before any step)."
+        step = lambda: {} if self.kind == 'sgd' else {'step': torch.tensor(float(self.t))}   # one tensor per parameter
+        return [(step() | {k: v[s].clone() for k, v in st.items()}) if st else {} for st in self.state]
 
     @torch.no_grad()
     def load_member_state(self, s: int, states: list[dict]):
@@ -237,8 +237,11 @@ def member_checkpoint(parts, net, opt, s: int, epoch: int, history: list) -> dic
     with torch.no_grad():
         parts.model.W.weight.copy_(net.W[s]); parts.model.V.weight.copy_(net.V[s])
     torch_opt = parts.optimizer.optimizers[0]
-    for p, state in zip((parts.model.W.weight, parts.model.V.weight), opt.member_state(s)): torch_opt.state[p] = state
-    return _checkpoint(parts, epoch, history)
+    for p, state in zip((parts.model.W.weight, parts.model.V.weight), opt.member_state(s)):
+        if state: torch_opt.state[p] = state
+    checkpoint = _checkpoint(parts, epoch, history)
+    torch_opt.state.clear()               # the clones live on in the checkpoint only
+    return checkpoint
 
 def write_member_run(res: TrainResult, checkpoint: dict):
     "Write an ensemble member's run folder (if it has one) as `train` would: config, metrics, final checkpoint, summary, curves."
@@ -276,7 +279,7 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     ys = [torch.stack([p.y_train for p in parts]), torch.stack([p.y_test for p in parts])]
     opt = EnsembleOptimizer([net.W, net.V], c0.optim, [c.learning_rate for c in cfgs], [c.weight_decay for c in cfgs])
     start, histories = resume_members(parts, run_dirs, net, opt)
-    status = ['completed'] * S
+    status, results = ['completed'] * S, [None] * S
     t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
                desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0)
@@ -284,8 +287,10 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         if epoch % c0.eval_interval == 0 or epoch == c0.num_epochs:
             for s, row in enumerate(_member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)):
                 if status[s] == 'completed' and (not histories[s] or histories[s][-1]['epoch'] != epoch): histories[s].append(row)
-                if not math.isfinite(row['train_loss']) and status[s] == 'completed':
+                if not math.isfinite(row['train_loss']) and status[s] == 'completed':   # finished now: folder written now
                     status[s] = 'diverged'; opt.active[s] = 0
+                    results[s] = _member_result(cfgs[s], parts[s], net, opt, s, histories[s], status[s],
+                                                time.perf_counter() - t0, run_dirs[s])
             if not opt.active.any(): break
         if epoch == c0.num_epochs: break
         if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
@@ -298,7 +303,8 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         if c0.scale_down_top: net.scale_down_top_()
     bar.close()
     wall = time.perf_counter() - t0
-    return [_member_result(c, p, net, opt, s, histories[s], status[s], wall, d) for s, (c, p, d) in enumerate(zip(cfgs, parts, run_dirs))]
+    return [r or _member_result(cfgs[s], parts[s], net, opt, s, histories[s], status[s], wall, run_dirs[s])
+            for s, r in enumerate(results)]
 
 def common_checkpoints(parts, run_dirs) -> tuple[int, list[dict] | None]:
     "The latest epoch at which every member's folder holds a resumable checkpoint, and those checkpoints (0, None if none)."
@@ -320,4 +326,5 @@ def resume_members(parts, run_dirs, net, opt) -> tuple[int, list[list]]:
             p.optimizer.load_state_dict(st['optimizer'])
             torch_opt = p.optimizer.optimizers[0]
             opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
+            torch_opt.state.clear()
     return epoch, [st['history'] for st in states]

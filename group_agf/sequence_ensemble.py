@@ -181,7 +181,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     opt = StackedSequenceOptimizer(net.params, net.neuron_axes, kind, [c.learning_rate for c in cfgs], degree,
                                    c0.weight_decay, c0.grad_clip)
     start, histories, initial = resume_sequence_members(parts, run_dirs, net)
-    status, stopped_at, lrs = ['completed'] * S, [None] * S, [c.learning_rate for c in cfgs]
+    status, stopped_at, lrs, results = ['completed'] * S, [None] * S, [c.learning_rate for c in cfgs], [None] * S
     t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
                desc=f"{p0.name} x{S}", leave=False, mininterval=1.0)
@@ -194,6 +194,9 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                 if not due[s]: continue
                 histories[s].append(row)
                 if not math.isfinite(row['train_loss']): status[s] = 'diverged'; opt.freeze(s)
+                if status[s] == 'diverged' or stopped_at[s] is not None:     # finished now: its folder is written now
+                    results[s] = _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s],
+                                                time.perf_counter() - t0, run_dirs[s])
         running = [status[s] == 'completed' and stopped_at[s] is None for s in range(S)]
         if epoch == c0.num_epochs or not any(running):
             break
@@ -212,8 +215,8 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         opt.step(dict(zip(net.params, grads)))
     bar.close()
     wall = time.perf_counter() - t0
-    return [_member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, d)
-            for s, d in enumerate(run_dirs)]
+    return [r or _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, run_dirs[s])
+            for s, r in enumerate(results)]
 
 def sequence_member_checkpoint(parts: list, net: StackedModels, s: int, epoch: int, history: list, initial_loss,
                                stopped_at) -> dict:

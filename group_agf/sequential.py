@@ -261,7 +261,7 @@ class OnlineSampler:
         return tokens, torch.stack(prods, 1)
 
     def state_dict(self) -> dict: return {'generator': self.generator.get_state()}
-    def load_state_dict(self, state: dict): self.generator.set_state(state['generator'])
+    def load_state_dict(self, state: dict): self.generator.set_state(state['generator'].cpu())   # a CPU ByteTensor even for a GPU generator
 
 # %% ../nbs/12_sequential.ipynb #69ab9ecf
 def plateau_levels(G: FiniteGroup, template) -> tuple[np.ndarray, np.ndarray]:

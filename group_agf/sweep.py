@@ -335,22 +335,25 @@ def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str
 
 def _out_of_memory(e: BaseException) -> bool:
     "Whether an exception says the device or host ran out of memory."
-    return isinstance(e, MemoryError) or 'out of memory' in str(e).lower() or "can't allocate memory" in str(e)
+    import torch
+    return (isinstance(e, (MemoryError, torch.OutOfMemoryError)) or 'out of memory' in str(e).lower()
+            or "can't allocate memory" in str(e))
 
 def _train_group(trainer, group: list):
     "Train a group as one ensemble; out of memory, as two halves (recursively); any other failure leaves it to `execute_run`."
     try:
         trainer([r.config for r, _ in group], [d for _, d in group])
+        return
     except Exception as e:
-        if not (_out_of_memory(e) and len(group) > 1):
-            print(f"ensemble trainer failed ({type(e).__name__}: {e}); running the group one by one", file=sys.stderr)
-            return
-        import torch
-        if torch.cuda.is_available(): torch.cuda.empty_cache()
-        print(f"an ensemble of {len(group)} ran out of memory; training it as two of {len(group) // 2} and "
-              f"{len(group) - len(group) // 2}", file=sys.stderr)
-        _train_group(trainer, group[:len(group) // 2])
-        _train_group(trainer, group[len(group) // 2:])
+        split = _out_of_memory(e) and len(group) > 1
+        print(f"an ensemble of {len(group)} ran out of memory; training it in two halves" if split else
+              f"ensemble trainer failed ({type(e).__name__}: {e}); running the group one by one", file=sys.stderr)
+    if not split: return
+    import gc, torch                       # outside the `except`: the failed ensemble's frames are gone, free its memory
+    gc.collect()
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+    _train_group(trainer, group[:len(group) // 2])
+    _train_group(trainer, group[len(group) // 2:])
 
 # %% ../nbs/09_sweep.ipynb #b9a94f12
 def parse_gpus(gpus) -> list[str]:
