@@ -81,6 +81,14 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
 BENCHMARKS = {'all': 'benchmark_all', 'fourier': 'benchmark_fourier', 'train': 'benchmark_training',
               'ensemble': 'benchmark_ensemble', 'sequence': 'benchmark_sequence'}
 
+def _add_multirun_args(p: argparse.ArgumentParser):
+    "The `-m` flag of `train` and `sequence`, and where a multirun's runs execute."
+    p.add_argument('-m', '--multirun', action='store_true',
+                   help="Hydra-style multirun: comma lists become a sweep grid; in-process, equal shapes train as one ensemble")
+    p.add_argument('--workers', type=int, default=None, help="multirun: parallel worker processes")
+    p.add_argument('--gpus', default=None, help="multirun: 'auto' or GPU ids like 0,1 (one worker per GPU)")
+    p.add_argument('--scheduler', default=None, help="multirun: Dask scheduler address, or 'local'")
+
 def _parser() -> argparse.ArgumentParser:
     "Argument parser of the `group-agf` command."
     p = argparse.ArgumentParser(prog='group-agf', description="Train networks on finite-group composition and analyse them.")
@@ -92,19 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. M=113 hidden_size=512 weight_decay=1e-4")
     tr.add_argument('--out', default=None, help="run folder (default: runs/<run name>)")
     tr.add_argument('--no-progress', action='store_true', help="hide the progress bar")
-    tr.add_argument('-m', '--multirun', action='store_true', help="Hydra-style multirun: comma lists become a sweep grid")
-    tr.add_argument('--workers', type=int, default=None, help="multirun: parallel worker processes")
-    tr.add_argument('--gpus', default=None, help="multirun: 'auto' or GPU ids like 0,1 (one worker per GPU)")
-    tr.add_argument('--scheduler', default=None, help="multirun: Dask scheduler address, or 'local'")
+    _add_multirun_args(tr)
     tr.add_argument('--mode', choices=['inprocess', 'papermill'], default=None, help="multirun: how each run executes")
     sq = sub.add_parser('sequence', help="train a sequence-composition model (seed 003): key=value options or a config file")
     sq.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. preset=d3 epochs=12000, or a YAML/JSON config path")
     sq.add_argument('--out', default=None, help="run folder (default: runs/<run name>); with -m the sweep folder")
     sq.add_argument('--no-progress', action='store_true', help="hide the progress bar")
-    sq.add_argument('-m', '--multirun', action='store_true', help="multirun: comma lists become a sweep grid; in-process, equal shapes train as one ensemble")
-    sq.add_argument('--workers', type=int, default=None, help="multirun: parallel worker processes")
-    sq.add_argument('--gpus', default=None, help="multirun: 'auto' or GPU ids like 0,1 (one worker per GPU)")
-    sq.add_argument('--scheduler', default=None, help="multirun: Dask scheduler address, or 'local'")
+    _add_multirun_args(sq)
     sub.add_parser('sweep', help="run a sweep spec (see `group-agf sweep --help`)", add_help=False)
     bench = sub.add_parser('benchmark', help="print timings measured side by side")
     bench.add_argument('what', choices=list(BENCHMARKS), help="what to benchmark ('all': every one, as one table)")
@@ -118,16 +120,12 @@ def main(argv=None) -> int:
         from group_agf.sweep import sweep_main
         return sweep_main(argv[1:])
     args = _parser().parse_args(argv)
-    if args.command == 'train' and args.multirun:
+    if getattr(args, 'multirun', False):          # train -m / sequence -m: the sweep engine, for that kind of run
         from group_agf.sweep import multirun_main
-        return multirun_main(args.overrides, args.out, args.workers, args.gpus, args.scheduler, args.mode or 'inprocess',
-                             not args.no_progress)
+        return multirun_main(args.overrides, args.out, args.workers, args.gpus, args.scheduler,
+                             getattr(args, 'mode', None) or 'inprocess', not args.no_progress, kind=args.command)
     if args.command == 'train':
         return run_train(args.overrides, args.out, progress=not args.no_progress)
-    if args.command == 'sequence' and args.multirun:
-        from group_agf.sweep import multirun_main
-        return multirun_main(args.overrides, args.out, args.workers, args.gpus, args.scheduler, 'inprocess',
-                             not args.no_progress, kind='sequence')
     if args.command == 'sequence':
         from group_agf.sequential import run_sequence
         return run_sequence(args.overrides, args.out, progress=not args.no_progress)
