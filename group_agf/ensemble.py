@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from .models import ACTIVATIONS
-from .train import (TrainConfig, TrainResult, _checkpoint, _finish_run_dir, atomic_write, build_run, make_config,
-                             summarize, write_csv, write_json)
+from .train import (TrainConfig, TrainResult, _checkpoint, _finish_run_dir, build_run, checkpoint_epochs,
+                             make_config, summarize, write_checkpoint, write_csv, write_json)
 
 # %% auto #0
 __all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
@@ -248,11 +248,8 @@ def write_member_run(res: TrainResult, checkpoint: dict):
     if res.run_dir is None: return
     write_json(Path(res.run_dir) / 'config.json', res.config.to_dict())
     write_csv(Path(res.run_dir) / 'metrics.csv', res.history)
-    _write_checkpoint(res.run_dir, checkpoint)
+    write_checkpoint(res.run_dir, checkpoint)
     _finish_run_dir(res)
-
-def _write_checkpoint(run_dir: Path, state: dict):
-    atomic_write(Path(run_dir) / 'checkpoints' / f"epoch_{state['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:
@@ -296,7 +293,7 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
             for s, d in enumerate(run_dirs):
                 if d is not None and status[s] == 'completed':
-                    _write_checkpoint(d, member_checkpoint(parts[s], net, opt, s, epoch, histories[s]))
+                    write_checkpoint(d, member_checkpoint(parts[s], net, opt, s, epoch, histories[s]))
         net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active)
         opt.step()
         if c0.normalize: net.normalize_()
@@ -309,7 +306,7 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
 def common_checkpoints(parts, run_dirs) -> tuple[int, list[dict] | None]:
     "The latest epoch at which every member's folder holds a resumable checkpoint, and those checkpoints (0, None if none)."
     if not run_dirs or any(d is None for d in run_dirs): return 0, None
-    epochs = set.intersection(*({int(p.stem.split('_')[1]) for p in Path(d).glob('checkpoints/epoch_*.pt')} for d in run_dirs))
+    epochs = set.intersection(*(set(checkpoint_epochs(d)) for d in run_dirs))
     if not epochs: return 0, None
     epoch = max(epochs)
     states = [torch.load(Path(d) / 'checkpoints' / f'epoch_{epoch:06d}.pt', map_location=p.device, weights_only=False)

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .ensemble import _write_checkpoint, check_members, common_checkpoints, write_member_run
+from .ensemble import check_members, common_checkpoints, write_member_run
 from .fourier import real_power_spectrum
 from .sequential import (SequenceConfig, _make_model, act, add_staircase, build_sequence_run,
                                   make_sequence_config, resolve_optimizer)
-from .train import TrainResult, _checkpoint, load_run, summarize
+from .train import TrainResult, _checkpoint, load_run, summarize, write_checkpoint
 
 # %% auto #0
 __all__ = ['SEQUENCE_MAY_DIFFER', 'SEQUENCE_ENSEMBLE_OPTIMIZERS', 'check_sequence_ensemble', 'ensemble_optimizer_kind',
@@ -203,7 +203,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
             for s, d in enumerate(run_dirs):
                 if d is not None and running[s]:
-                    _write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
+                    write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
         x, y = _training_batch(p0)
         losses = (net(x) - y).square().flatten(1).mean(1)
         if c0.reduction_threshold is not None and epoch % c0.eval_interval == 0:

@@ -30,8 +30,8 @@ from .tasks import (GROUP_TYPES, Task, check_choice, check_float, check_int, loa
 __all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'coerce_value', 'unknown_key_message',
            'check_field_types', 'validate_config', 'resolve_device', 'make_config', 'evaluate',
            'classification_metrics', 'kernel_stats', 'RunParts', 'arithmetic_loss_step', 'build_run', 'atomic_write',
-           'write_json', 'write_csv', 'run_name', 'TrainingDiverged', 'TrainResult', 'summarize', 'latest_checkpoint',
-           'train', 'fit', 'load_run']
+           'write_json', 'write_csv', 'run_name', 'TrainingDiverged', 'TrainResult', 'summarize', 'write_checkpoint',
+           'checkpoint_epochs', 'latest_checkpoint', 'train', 'fit', 'load_run']
 
 # %% ../nbs/06_train.ipynb #eb52b510
 ACTIVATION_NAMES = ('sqr', 'relu', 'silu', 'relusqr', 'gelu', 'tanh', 'linear')
@@ -377,15 +377,18 @@ def _checkpoint(parts: RunParts, epoch: int, history: list) -> dict:
     return dict(epoch=epoch, model=parts.model.state_dict(), optimizer=parts.optimizer.state_dict(),
                 scheduler=parts.scheduler.state_dict(), history=history, config=parts.config.to_dict())
 
-def _save_checkpoint(run_dir: Path | None, parts: RunParts, epoch: int, history: list):
-    if run_dir is not None:
-        atomic_write(run_dir / 'checkpoints' / f'epoch_{epoch:06d}.pt',
-                     lambda f: torch.save(_checkpoint(parts, epoch, history), f), mode='wb')
+def write_checkpoint(run_dir, state: dict):
+    "Atomically write a checkpoint (a dict with its `epoch`) as `run_dir/checkpoints/epoch_<epoch>.pt`."
+    atomic_write(Path(run_dir) / 'checkpoints' / f"epoch_{state['epoch']:06d}.pt", lambda f: torch.save(state, f), mode='wb')
+
+def checkpoint_epochs(run_dir) -> list[int]:
+    "Epochs of the checkpoints in a run folder, in increasing order."
+    return sorted(int(p.stem.split('_')[1]) for p in Path(run_dir).glob('checkpoints/epoch_*.pt'))
 
 def latest_checkpoint(run_dir) -> Path | None:
     "The checkpoint of the highest epoch in a run folder, or None."
-    ckpts = sorted(Path(run_dir).glob('checkpoints/epoch_*.pt'))
-    return ckpts[-1] if ckpts else None
+    epochs = checkpoint_epochs(run_dir)
+    return Path(run_dir) / 'checkpoints' / f'epoch_{epochs[-1]:06d}.pt' if epochs else None
 
 # %% ../nbs/06_train.ipynb #37e807ff
 def _log_row(parts: RunParts, epoch: int, t0: float) -> dict:
@@ -441,7 +444,7 @@ def fit(cfg, builder: typing.Callable, run_dir=None, progress: bool = True) -> T
             if not math.isfinite(history[-1]['train_loss']):
                 status = 'diverged'; break
         if (cfg.save_interval and epoch % cfg.save_interval == 0) or epoch < cfg.init_save_range or last:
-            _save_checkpoint(run_dir, parts, epoch, history)
+            if run_dir is not None: write_checkpoint(run_dir, _checkpoint(parts, epoch, history))
         if last: break
         _train_step(parts)
     bar.close()
