@@ -13,8 +13,11 @@ import numpy as np
 import torch
 
 from .fourier import real_irreps, real_power_spectrum
-from .sequential import (QuadraticRNN, SequentialMLP, TwoLayerNet, build_sequence_run, make_group,
-                                  make_sequence_config, plateau_levels, _SIGMA)
+from .sequential.data import make_group
+from .sequential.models import NONLINEARITY_FNS, QuadraticRNN, SequentialMLP, TwoLayerNet
+from .sequential.run import build_sequence_run, make_sequence_config
+from .sequential.staircase import detect_plateaus, match_plateaus, plateau_levels
+from .viz import plot_staircase
 from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
@@ -25,7 +28,7 @@ __all__ = ['neuron_norms', 'utilities', 'AGFResult', 'simulate_agf', 'agf_for_ru
 def _hidden_readout(model, params: dict, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "Hidden activations (N, H) and readout (H, n) of a two-layer sequence model with parameters `params`."
     if isinstance(model, TwoLayerNet):
-        a = _SIGMA[model.nonlinearity](X[:, 0] @ params['U'].T + X[:, 1] @ params['V'].T)
+        a = NONLINEARITY_FNS[model.nonlinearity](X[:, 0] @ params['U'].T + X[:, 1] @ params['V'].T)
         return a, params['W'] * model.output_scale
     if isinstance(model, SequentialMLP):
         return (X.reshape(len(X), -1) @ params['W_in'].T).pow(model.k), params['W_out'].T
@@ -196,7 +199,6 @@ def gd_jumps(history: list, levels) -> list[dict]:
 
 def compare_agf_gd(agf: AGFResult, history: list, levels) -> list[dict]:
     "AGF's predicted jump epochs and loss levels against gradient descent's, with relative errors."
-    from group_agf.sequential import detect_plateaus, match_plateaus
     pred, meas = agf.jumps(), gd_jumps(history, levels)
     plateaus = detect_plateaus([h['epoch'] for h in history], [h['train_loss'] for h in history])
     reached = {r['j']: r['measured'] for r in match_plateaus(levels, plateaus)}
@@ -214,7 +216,6 @@ def compare_agf_gd(agf: AGFResult, history: list, levels) -> list[dict]:
 # %% ../nbs/13_agf.ipynb #6d007ee3
 def plot_agf_vs_gd(agf: AGFResult, history: list, levels, ax=None, title: str = ''):
     "GD training loss with AGF's predicted staircase (jump epochs and loss levels) and the predicted plateaus."
-    from group_agf.sequential import plot_staircase
     ax = plot_staircase(history, levels, ax, title)
     ep = [0.0] + [e['epoch'] for e in agf.events] + [history[-1]['epoch']]
     lv = [agf.initial_loss] + [e['loss'] for e in agf.events]

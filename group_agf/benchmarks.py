@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from .fourier import _numeric_irreps, fourier_transform, irreps
+from .fourier import numeric_irreps, fourier_transform, irreps
 from .groups import FiniteGroup, dicyclic, from_table, symmetric
 from .models import projected_mse
 from .train import build_run, make_config, resolve_device, train
@@ -49,7 +49,7 @@ def loop_fourier_transform(group: FiniteGroup, x: np.ndarray) -> list:
 def benchmark_fourier(n_signals: int = 10_000, seed: int = 0) -> dict:
     "Time irreps of an order-128 group from its table, and batched vs per-element-loop transforms on S_5."
     big = from_table(dicyclic(32).table, name="Dic32 (bare table)")
-    t_irreps = best_time(lambda: _numeric_irreps(big), repeat=1)
+    t_irreps = best_time(lambda: numeric_irreps(big), repeat=1)
     G = symmetric(5)
     x = np.random.default_rng(seed).normal(size=(n_signals, G.order))
     fourier_transform(G, x)  # build and cache the basis
@@ -159,7 +159,7 @@ def ensemble_gemm_floor(cfg, members: int) -> float:
 def seed_style_sequence_train(parts, num_epochs: int, eval_interval: int) -> tuple[list[float], list[list[float]]]:
     "Seed 003's offline loop on a built sequence run: the loss of every epoch, and the power per irrep of each snapshot."
     from torch.utils.data import DataLoader, TensorDataset
-    from group_agf.sequential import make_sequence_optimizer
+    from group_agf.sequential.models import make_sequence_optimizer
     cfg, model = parts.config, parts.model
     loader = DataLoader(TensorDataset(parts.x_train, parts.y_train), batch_size=len(parts.x_train), shuffle=False)
     opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.adam_lr, cfg.betas, cfg.weight_decay,
@@ -189,7 +189,7 @@ def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval:
     "One sequence run against seed 003's loop, and an ensemble of `members` initial seeds against sequential runs."
     device = str(resolve_device(device))
     from group_agf.sequence_ensemble import train_sequence_ensemble
-    from group_agf.sequential import build_sequence_run, make_sequence_config, train_sequence
+    from group_agf.sequential.run import build_sequence_run, make_sequence_config, train_sequence
     cfg = make_sequence_config(preset=preset, num_epochs=num_epochs, eval_interval=eval_interval, device=device, **overrides)
     train_sequence(make_sequence_config(cfg, num_epochs=2), progress=False)          # warm-up: irreps, kernels
     ref, one = [], []

@@ -14,8 +14,8 @@ import torch
 from .groups import FiniteGroup
 
 # %% auto #0
-__all__ = ['Irrep', 'irrep_errors', 'irreps', 'RealIrrep', 'real_irreps', 'FourierBasis', 'fourier_basis', 'fourier_transform',
-           'inverse_fourier_transform', 'power_spectrum', 'real_power_spectrum']
+__all__ = ['Irrep', 'irrep_errors', 'numeric_irreps', 'irreps', 'RealIrrep', 'real_irreps', 'FourierBasis', 'fourier_basis',
+           'fourier_transform', 'inverse_fourier_transform', 'power_spectrum', 'real_power_spectrum']
 
 # %% ../nbs/02_fourier.ipynb #9e4c1d64
 @dataclass(frozen=True, eq=False)
@@ -154,8 +154,8 @@ def _pair_conjugates(group: FiniteGroup, reps: list[Irrep]) -> list[Irrep]:
             out[j] = Irrep(np.conj(r.matrices), f"{r.name}*", 0)
     return out
 
-def _numeric_irreps(group: FiniteGroup, seed: int = 0, tries: int = 8) -> list[Irrep]:
-    "Irreps of any finite group by splitting its regular representation (see the text)."
+def numeric_irreps(group: FiniteGroup, seed: int = 0, tries: int = 8) -> list[Irrep]:
+    "Irreps of any finite group by splitting its regular representation (see the text); uncached (`irreps` caches it)."
     for attempt in range(tries):
         mats = _split_regular(group, seed + attempt)
         if mats is None: continue
@@ -176,7 +176,7 @@ def irreps(group: FiniteGroup, method: str = 'auto') -> tuple[Irrep, ...]:
     if method not in cache:
         kind = group.structure[0]
         if method == 'numeric' or kind not in ('cyclic', 'dihedral', 'product'):
-            cache[method] = tuple(_numeric_irreps(group))
+            cache[method] = tuple(numeric_irreps(group))
         elif kind == 'cyclic':
             cache[method] = tuple(_cyclic_irreps(group, group.structure[1]))
         elif kind == 'dihedral':

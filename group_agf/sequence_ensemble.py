@@ -15,8 +15,10 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .ensemble import check_members, common_checkpoints, write_member_run
 from .fourier import real_power_spectrum
-from .sequential import (SequenceConfig, _make_model, act, add_staircase, build_sequence_run,
-                                  make_sequence_config, resolve_optimizer)
+from .sequential.data import act
+from .sequential.models import resolve_optimizer
+from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
+                                      make_sequence_model)
 from .train import TrainResult, _checkpoint, load_run, summarize, write_checkpoint
 
 # %% auto #0
@@ -36,7 +38,7 @@ def check_sequence_ensemble(configs) -> list[SequenceConfig]:
     if cfgs[0].lr_decay_type != 'none':
         raise ValueError(f"lr_decay_type: got {cfgs[0].lr_decay_type!r}; allowed in an ensemble: 'none' "
                          "(train such runs with `train_sequence`)")
-    ensemble_optimizer_kind(cfgs[0], _make_model(cfgs[0], 1))     # the optimizer only depends on the model's type
+    ensemble_optimizer_kind(cfgs[0], make_sequence_model(cfgs[0], 1))     # the optimizer only depends on the model's type
     return check_members(cfgs, SEQUENCE_MAY_DIFFER)
 
 def ensemble_optimizer_kind(cfg: SequenceConfig, model) -> str:
