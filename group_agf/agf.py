@@ -11,38 +11,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch.func import functional_call
 
 from .fourier import real_irreps, real_power_spectrum
-from .sequential.data import make_group
-from .sequential.models import NONLINEARITY_FNS, QuadraticRNN, SequentialMLP, TwoLayerNet
+from .sequential.models import QuadraticRNN
 from .sequential.run import build_sequence_run, make_sequence_config
-from .sequential.staircase import detect_plateaus, match_plateaus, plateau_levels
-from .viz import plot_staircase
-from .tasks import check_choice, check_float, check_int
+from .sequential.staircase import detect_plateaus, match_plateaus
+from .tasks import check_choice, check_float
 
 # %% auto #0
-__all__ = ['neuron_norms', 'utilities', 'AGFResult', 'simulate_agf', 'agf_for_run', 'gd_jumps', 'compare_agf_gd',
-           'plot_agf_vs_gd']
+__all__ = ['neuron_blocks', 'model_output', 'neuron_norms', 'utilities', 'AGFResult', 'simulate_agf', 'agf_for_run', 'gd_jumps',
+           'compare_agf_gd']
 
 # %% ../nbs/13_agf.ipynb #9848695f
-def _hidden_readout(model, params: dict, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "Hidden activations (N, H) and readout (H, n) of a two-layer sequence model with parameters `params`."
-    if isinstance(model, TwoLayerNet):
-        a = NONLINEARITY_FNS[model.nonlinearity](X[:, 0] @ params['U'].T + X[:, 1] @ params['V'].T)
-        return a, params['W'] * model.output_scale
-    if isinstance(model, SequentialMLP):
-        return (X.reshape(len(X), -1) @ params['W_in'].T).pow(model.k), params['W_out'].T
-    a = X[:, 0] @ params['W_in'].T, X[:, 1] @ params['W_drive'].T
-    return model._T(*a), params['W_out'].T
+def neuron_blocks(model) -> list[tuple[str, int]]:
+    "(parameter name, neuron axis) of each block the model declares in `neuron_params()`."
+    if not hasattr(model, 'neuron_params'):
+        raise ValueError(f"model: got {type(model).__name__}, which declares no neuron_params(); allowed: TwoLayerNet, "
+                         "SequentialMLP, QuadraticRNN (k = 2)")
+    names = {id(p): k for k, p in model.named_parameters()}
+    return [(names[id(p)], axis) for p, axis in model.neuron_params()]
 
-def _neuron_names(model) -> list[tuple[str, int]]:
-    "(parameter name, neuron axis) of the neuron blocks of a two-layer model."
-    if isinstance(model, QuadraticRNN): return [('W_in', 0), ('W_drive', 0), ('W_out', 1)]
-    if isinstance(model, SequentialMLP): return [('W_in', 0), ('W_out', 1)]
-    if isinstance(model, TwoLayerNet): return [('U', 0), ('V', 0), ('W', 0)]
-    raise ValueError(f"model: got {type(model).__name__}; allowed: TwoLayerNet, SequentialMLP, QuadraticRNN (k = 2)")
+def model_output(model, params: dict, X: torch.Tensor) -> torch.Tensor:
+    "The model's own forward on X with the parameters in `params` swapped in (`torch.func.functional_call`)."
+    return functional_call(model, params, (X,))
 
 def _bcast(v: torch.Tensor, p: torch.Tensor, axis: int) -> torch.Tensor:
+    "A per-neuron vector shaped to broadcast against block `p` whose neurons lie along `axis`."
     shape = [1] * p.ndim; shape[axis] = -1
     return v.view(shape)
 
@@ -50,10 +45,14 @@ def neuron_norms(params: dict, names) -> torch.Tensor:
     "||theta_i|| per neuron (H,) over the neuron blocks."
     return sum(params[k].square().sum(dim=1 - a) for k, a in names).sqrt()
 
-def utilities(model, params: dict, X: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
-    "U_i = <f(theta_i; X), R> / (N n) for every neuron at once (H,)."
-    a, readout = _hidden_readout(model, params, X)
-    return (a * (R @ readout.T)).mean(0) / R.shape[1]
+def utilities(model, params: dict, names, X: torch.Tensor, R: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    "U_i = <f(theta_i; X), R> / (N n) of every neuron (H,), and the gradient of sum_i U_i per block: one forward and backward."
+    free = {k: params[k].detach().requires_grad_(True) for k, _ in names}
+    with torch.enable_grad():
+        inner = (model_output(model, free, X) * R).sum() / R.numel()
+        grads = dict(zip(free, torch.autograd.grad(inner, list(free.values()))))
+    radial = sum((grads[k] * free[k].detach()).sum(dim=1 - a) for k, a in names)
+    return radial / model.homogeneity_degree, grads       # Euler: <theta_i, grad_i f> = L f(theta_i)
 
 # %% ../nbs/13_agf.ipynb #de843245
 @dataclass
@@ -90,8 +89,7 @@ def _minimize_active(model, params, names, active, X, Y, max_iter):
                             tolerance_grad=1e-12, tolerance_change=1e-14, history_size=50)
     def closure():
         opt.zero_grad()
-        a, readout = _hidden_readout(model, {k: free[k] * mask[k] for k in free}, X)
-        loss = torch.nn.functional.mse_loss(a @ readout, Y)
+        loss = torch.nn.functional.mse_loss(model_output(model, {k: free[k] * mask[k] for k in free}, X), Y)
         loss.backward()
         return loss
     opt.step(closure)
@@ -100,9 +98,49 @@ def _minimize_active(model, params, names, active, X, Y, max_iter):
     return params
 
 def _active_output(model, params, names, active, X):
-    mask = {k: _bcast(active.to(X.dtype), params[k], a) for k, a in names}
-    a, readout = _hidden_readout(model, {k: params[k] * mask[k] for k, _ in names}, X)
-    return a @ readout
+    "Output of the active neurons alone (a dormant neuron's blocks are zeroed: it contributes nothing)."
+    return model_output(model, {k: params[k] * _bcast(active.to(X.dtype), params[k], a) for k, a in names}, X)
+
+# %% ../nbs/13_agf.ipynb #102648d4
+def _ascend(model, dirs, names, X, R, S, c_a, active, L, mode, max_angle, time_left):
+    "One step of the dormant phase: directions ascend their utilities, S accumulates; stops at the first crossing."
+    U, grads = utilities(model, dirs, names, X, R)
+    radial = L * U
+    tang = {k: grads[k] - _bcast(radial, grads[k], a) * dirs[k] for k, a in names}
+    speed = 2 * (torch.ones_like(S) if mode == 'per_neuron' else
+                 (1 + (L - 2) * (c_a - S)).clamp(min=1e-12) ** (-1 / (L - 2)) if L != 2 else torch.exp(S - c_a))
+    dormant = ~active
+    dt = max_angle / max(float((neuron_norms(tang, names) * speed)[dormant].max()), 1e-300)
+    rate = 2 * L * U
+    to_cross = torch.where(dormant & (rate > 0), (c_a - S) / rate.clamp(min=1e-300), torch.full_like(S, math.inf))
+    dt = min(dt, max(float(to_cross.min()), 0.0))
+    if time_left is not None: dt = min(dt, time_left)
+    S = torch.where(dormant, S + rate * dt, S)
+    for k, a in names:
+        step = dirs[k] + dt * _bcast(speed, tang[k], a) * tang[k]
+        dirs[k] = torch.where(_bcast(dormant, step, a), step, dirs[k])
+    n = neuron_norms(dirs, names)
+    dirs = {k: dirs[k] / _bcast(n, dirs[k], a) for k, a in names}
+    return S, dirs, dt, dormant & (S >= c_a - 1e-12)
+
+@torch.no_grad()
+def _enter(model, params, dirs, names, new, X, R, L):
+    "New neurons enter along their direction at the scale that best fits the residual."
+    for i in torch.nonzero(new).flatten().tolist():
+        one = torch.zeros(len(new), dtype=X.dtype); one[i] = 1
+        f = model_output(model, {k: dirs[k] * _bcast(one, dirs[k], a) for k, a in names}, X)
+        alpha = max(float((f * R).sum() / (f * f).sum().clamp(min=1e-300)), 1e-12) ** (1 / L)
+        for k, ax in names:
+            params[k].index_copy_(ax, torch.tensor([i]), dirs[k].index_select(ax, torch.tensor([i])) * alpha)
+    return params
+
+def _dominant_irrep(G, params, names, new, irrep_names):
+    "The irrep carrying most of the new neurons' weight power as they enter (None without a group)."
+    if G is None: return None
+    idx = torch.nonzero(new).flatten()
+    power = sum(real_power_spectrum(G, (params[k].index_select(a, idx) if a == 0 else params[k].index_select(a, idx).T)
+                                    .double().reshape(len(idx), -1, G.order).cpu().numpy()).sum((0, 1)) for k, a in names)
+    return irrep_names[int(np.argmax(power))]
 
 # %% ../nbs/13_agf.ipynb #0e9c5b37
 def simulate_agf(model, X: torch.Tensor, Y: torch.Tensor, lr: float, mode: str = 'per_neuron', G=None,
@@ -113,7 +151,7 @@ def simulate_agf(model, X: torch.Tensor, Y: torch.Tensor, lr: float, mode: str =
     lr = check_float('learning_rate', lr, 0.0, open_min=True)
     check_float('loss_threshold', loss_threshold, 0.0, 1.0, open_min=True)
     t0 = time.perf_counter()
-    names = _neuron_names(model)
+    names = neuron_blocks(model)
     L = float(model.homogeneity_degree)
     X, Y = X.to(dtype), Y.to(dtype)
     params = {k: getattr(model, k).detach().to(dtype).clone() for k, _ in names}
@@ -128,45 +166,13 @@ def simulate_agf(model, X: torch.Tensor, Y: torch.Tensor, lr: float, mode: str =
     names_irreps = [r.name for r in real_irreps(G)] if G is not None else []
     while (~active).any() and loss > loss_threshold * loss0 and (max_time is None or tau < max_time):
         R = Y - out
-        d = {k: v.clone().requires_grad_(True) for k, v in dirs.items()}
-        U = utilities(model, d, X, R)
-        grads = torch.autograd.grad(U.sum(), list(d.values()))
         with torch.no_grad():
-            U = U.detach()
-            radial = sum((g * d[k]).sum(dim=1 - a) for (k, a), g in zip(names, grads))
-            tang = {k: g - _bcast(radial, g, a) * d[k] for (k, a), g in zip(names, grads)}
-            speed = 2 * (torch.ones_like(S) if mode == 'per_neuron' else
-                         (1 + (L - 2) * (c_a - S)).clamp(min=1e-12) ** (-1 / (L - 2)) if L != 2 else torch.exp(S - c_a))
-            tnorm = neuron_norms(tang, names) * speed
-            dormant = ~active
-            dt = max_angle / max(float(tnorm[dormant].max()), 1e-300)
-            rate = 2 * L * U
-            to_cross = torch.where(dormant & (rate > 0), (c_a - S) / rate.clamp(min=1e-300), torch.full_like(S, math.inf))
-            hit = float(to_cross.min())
-            if hit <= dt: dt = max(hit, 0.0)
-            if max_time is not None: dt = min(dt, max_time - tau)
-            S = torch.where(dormant, S + rate * dt, S)
-            for k, a in names:
-                step = dirs[k] + dt * _bcast(speed, tang[k], a) * tang[k]
-                dirs[k] = torch.where(_bcast(dormant, step, a), step, dirs[k])
-            n = neuron_norms(dirs, names)
-            dirs = {k: dirs[k] / _bcast(n, dirs[k], a) for k, a in names}
-            tau += dt
-            new = dormant & (S >= c_a - 1e-12)
+            S, dirs, dt, new = _ascend(model, dirs, names, X, R, S, c_a, active, L, mode, max_angle,
+                                       None if max_time is None else max_time - tau)
+        tau += dt
         if not new.any(): continue
-        with torch.no_grad():                 # enter at the scale that best fits the residual along its direction
-            a_, readout = _hidden_readout(model, dirs, X)
-            for i in torch.nonzero(new).flatten().tolist():
-                f = a_[:, i:i + 1] * readout[i]
-                alpha = max(float((f * R).sum() / (f * f).sum().clamp(min=1e-300)), 1e-12) ** (1 / L)
-                for k, ax in names:
-                    params[k].index_copy_(ax, torch.tensor([i]), dirs[k].index_select(ax, torch.tensor([i])) * alpha)
-        irrep = None
-        if G is not None:   # the irrep carrying most of the new neurons' weight power, as they enter
-            idx = torch.nonzero(new).flatten()
-            power = sum(real_power_spectrum(G, (params[k].index_select(a, idx) if a == 0 else params[k].index_select(a, idx).T)
-                                            .double().reshape(len(idx), -1, G.order).cpu().numpy()).sum((0, 1)) for k, a in names)
-            irrep = names_irreps[int(np.argmax(power))]
+        params = _enter(model, params, dirs, names, new, X, R, L)
+        irrep = _dominant_irrep(G, params, names, new, names_irreps)
         active |= new
         params = _minimize_active(model, params, names, active, X, Y, max_iter)
         with torch.no_grad():
@@ -212,15 +218,3 @@ def compare_agf_gd(agf: AGFResult, history: list, levels) -> list[dict]:
     return rows
 
 
-
-# %% ../nbs/13_agf.ipynb #6d007ee3
-def plot_agf_vs_gd(agf: AGFResult, history: list, levels, ax=None, title: str = ''):
-    "GD training loss with AGF's predicted staircase (jump epochs and loss levels) and the predicted plateaus."
-    ax = plot_staircase(history, levels, ax, title)
-    ep = [0.0] + [e['epoch'] for e in agf.events] + [history[-1]['epoch']]
-    lv = [agf.initial_loss] + [e['loss'] for e in agf.events]
-    ax.step(ep[:-1] + [ep[-1]], lv + [lv[-1]], where='post', color='C3', lw=1.2, label='AGF')
-    for j in agf.jumps():
-        ax.axvline(j['epoch'], color='C3', ls=':', lw=0.8)
-    ax.legend(fontsize=8)
-    return ax

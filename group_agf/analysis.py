@@ -18,8 +18,8 @@ from .groups import FiniteGroup
 __all__ = ['MONOMIALS', 'R_C', 'R_STAR', 'R_N', 'SOLUTION_TYPES', 'split_operands', 'NeuronSpectra', 'neuron_spectra',
            'model_spectra', 'active_neurons', 'irrep_orders', 'purity_fraction', 'cogs_coefficients', 'sum_potentials',
            'monomials', 'killed', 'component_type', 'balance_neurons', 'Factorization', 'factorize', 'solution_type',
-           'cogs_frequencies', 'cogs_summary', 'cogs_table', 'order_counts', 'plot_order_histogram', 'history_columns',
-           'first_epoch', 'grokking_epochs']
+           'cogs_frequencies', 'cogs_summary', 'cogs_table', 'order_counts', 'history_columns', 'first_epoch',
+           'grokking_epochs']
 
 # %% ../nbs/07_analysis.ipynb #7bc1ebff
 def _numpy(x) -> np.ndarray:
@@ -285,18 +285,6 @@ def order_counts(records: list[dict]) -> dict:
     orders = [r['order'] for r in records if r['kind'] == 'complex']
     return {int(q): orders.count(q) for q in sorted(set(orders))}
 
-def plot_order_histogram(counts_by_label: dict, ax=None):
-    "Bar chart of the fraction of frequencies per order, one bar group per label ({label: order_counts(...)}); returns the Axes."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(5, 3))[1]
-    orders = sorted({q for c in counts_by_label.values() for q in c})
-    width = 0.8 / max(len(counts_by_label), 1)
-    for i, (label, c) in enumerate(counts_by_label.items()):
-        total = sum(c.values()) or 1
-        ax.bar(np.arange(len(orders)) + i * width, [c.get(q, 0) / total for q in orders], width, label=str(label))
-    ax.set_xticks(np.arange(len(orders)) + width * (len(counts_by_label) - 1) / 2, [str(q) for q in orders])
-    ax.set_xlabel('order (active neurons per frequency)'); ax.set_ylabel('fraction of frequencies')
-    ax.legend(); return ax
 
 # %% ../nbs/07_analysis.ipynb #d41c594b
 def history_columns(history) -> dict[str, np.ndarray]:

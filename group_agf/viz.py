@@ -17,7 +17,8 @@ from .sequential.staircase import plateau_levels
 
 # %% auto #0
 __all__ = ['plot_character_table', 'plot_power_spectrum', 'plot_training_curves', 'plot_weight_spectra', 'plot_staircase',
-           'plot_output_power', 'plot_predictions', 'plot_wmix', 'plot_irreps', 'plot_sequence_run']
+           'plot_output_power', 'plot_predictions', 'plot_wmix', 'plot_irreps', 'plot_sequence_run',
+           'plot_order_histogram', 'plot_agf_vs_gd']
 
 # %% ../nbs/08_viz.ipynb #9b447c4e
 def _axes(ax, figsize=(5, 3.5)):
@@ -172,3 +173,30 @@ def plot_sequence_run(result, title: str | None = None):
     image = G.structure[0] == 'product' and len(G.structure[1]) == 2
     plot_predictions(G, out, y, 3, bottom.subplots(2 if image else 1, 3, squeeze=False))
     return fig
+
+# %% ../nbs/08_viz.ipynb #ea245ce9
+def plot_order_histogram(counts_by_label: dict, ax=None):
+    "Bar chart of the fraction of frequencies per order, one bar group per label ({label: order_counts(...)}); returns the Axes."
+    ax = _axes(ax, figsize=(5, 3))
+    orders = sorted({q for c in counts_by_label.values() for q in c})
+    width = 0.8 / max(len(counts_by_label), 1)
+    for i, (label, c) in enumerate(counts_by_label.items()):
+        total = sum(c.values()) or 1
+        ax.bar(np.arange(len(orders)) + i * width, [c.get(q, 0) / total for q in orders], width, label=str(label))
+    ax.set_xticks(np.arange(len(orders)) + width * (len(counts_by_label) - 1) / 2, [str(q) for q in orders])
+    ax.set_xlabel('order (active neurons per frequency)'); ax.set_ylabel('fraction of frequencies')
+    ax.legend(); return ax
+
+
+# %% ../nbs/08_viz.ipynb #4e1a4ff4
+def plot_agf_vs_gd(agf, history: list, levels, ax=None, title: str = ''):
+    "GD training loss with the predicted staircase of an `AGFResult` (jump epochs and loss levels) and the predicted plateaus."
+    ax = plot_staircase(history, levels, ax, title)
+    ep = [0.0] + [e['epoch'] for e in agf.events] + [history[-1]['epoch']]
+    lv = [agf.initial_loss] + [e['loss'] for e in agf.events]
+    ax.step(ep[:-1] + [ep[-1]], lv + [lv[-1]], where='post', color='C3', lw=1.2, label='AGF')
+    for j in agf.jumps():
+        ax.axvline(j['epoch'], color='C3', ls=':', lw=0.8)
+    ax.legend(fontsize=8)
+    return ax
+
