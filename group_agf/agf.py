@@ -14,13 +14,13 @@ import torch
 from torch.func import functional_call
 
 from .fourier import real_irreps, real_power_spectrum
-from .sequential.models import QuadraticRNN
+from .sequential.models import QuadraticRNN, neuron_norms, neuron_view
 from .sequential.run import build_sequence_run, make_sequence_config
 from .sequential.staircase import detect_plateaus, match_plateaus
 from .tasks import check_choice, check_float
 
 # %% auto #0
-__all__ = ['neuron_blocks', 'model_output', 'neuron_norms', 'utilities', 'AGFResult', 'simulate_agf', 'agf_for_run', 'gd_jumps',
+__all__ = ['neuron_blocks', 'model_output', 'block_norms', 'utilities', 'AGFResult', 'simulate_agf', 'agf_for_run', 'gd_jumps',
            'compare_agf_gd']
 
 # %% ../nbs/13_agf.ipynb #9848695f
@@ -36,14 +36,9 @@ def model_output(model, params: dict, X: torch.Tensor) -> torch.Tensor:
     "The model's own forward on X with the parameters in `params` swapped in (`torch.func.functional_call`)."
     return functional_call(model, params, (X,))
 
-def _bcast(v: torch.Tensor, p: torch.Tensor, axis: int) -> torch.Tensor:
-    "A per-neuron vector shaped to broadcast against block `p` whose neurons lie along `axis`."
-    shape = [1] * p.ndim; shape[axis] = -1
-    return v.view(shape)
-
-def neuron_norms(params: dict, names) -> torch.Tensor:
-    "||theta_i|| per neuron (H,) over the neuron blocks."
-    return sum(params[k].square().sum(dim=1 - a) for k, a in names).sqrt()
+def block_norms(params: dict, names) -> torch.Tensor:
+    "||theta_i|| per neuron (H,) of the named neuron blocks in `params` (`neuron_norms` on a parameter dict)."
+    return neuron_norms([(params[k], a) for k, a in names])
 
 def utilities(model, params: dict, names, X: torch.Tensor, R: torch.Tensor) -> tuple[torch.Tensor, dict]:
     "U_i = <f(theta_i; X), R> / (N n) of every neuron (H,), and the gradient of sum_i U_i per block: one forward and backward."
@@ -83,7 +78,7 @@ class AGFResult:
 
 def _minimize_active(model, params, names, active, X, Y, max_iter):
     "Minimize the loss over the active neurons' parameters (L-BFGS); dormant neurons contribute nothing."
-    mask = {k: _bcast(active.to(X.dtype), params[k], a) for k, a in names}
+    mask = {k: neuron_view(active.to(X.dtype), params[k], a) for k, a in names}
     free = {k: params[k].clone().requires_grad_(True) for k, _ in names}
     opt = torch.optim.LBFGS(list(free.values()), max_iter=max_iter, line_search_fn='strong_wolfe',
                             tolerance_grad=1e-12, tolerance_change=1e-14, history_size=50)
@@ -99,28 +94,28 @@ def _minimize_active(model, params, names, active, X, Y, max_iter):
 
 def _active_output(model, params, names, active, X):
     "Output of the active neurons alone (a dormant neuron's blocks are zeroed: it contributes nothing)."
-    return model_output(model, {k: params[k] * _bcast(active.to(X.dtype), params[k], a) for k, a in names}, X)
+    return model_output(model, {k: params[k] * neuron_view(active.to(X.dtype), params[k], a) for k, a in names}, X)
 
 # %% ../nbs/13_agf.ipynb #102648d4
 def _ascend(model, dirs, names, X, R, S, c_a, active, L, mode, max_angle, time_left):
     "One step of the dormant phase: directions ascend their utilities, S accumulates; stops at the first crossing."
     U, grads = utilities(model, dirs, names, X, R)
     radial = L * U
-    tang = {k: grads[k] - _bcast(radial, grads[k], a) * dirs[k] for k, a in names}
+    tang = {k: grads[k] - neuron_view(radial, grads[k], a) * dirs[k] for k, a in names}
     speed = 2 * (torch.ones_like(S) if mode == 'per_neuron' else
                  (1 + (L - 2) * (c_a - S)).clamp(min=1e-12) ** (-1 / (L - 2)) if L != 2 else torch.exp(S - c_a))
     dormant = ~active
-    dt = max_angle / max(float((neuron_norms(tang, names) * speed)[dormant].max()), 1e-300)
+    dt = max_angle / max(float((block_norms(tang, names) * speed)[dormant].max()), 1e-300)
     rate = 2 * L * U
     to_cross = torch.where(dormant & (rate > 0), (c_a - S) / rate.clamp(min=1e-300), torch.full_like(S, math.inf))
     dt = min(dt, max(float(to_cross.min()), 0.0))
     if time_left is not None: dt = min(dt, time_left)
     S = torch.where(dormant, S + rate * dt, S)
     for k, a in names:
-        step = dirs[k] + dt * _bcast(speed, tang[k], a) * tang[k]
-        dirs[k] = torch.where(_bcast(dormant, step, a), step, dirs[k])
-    n = neuron_norms(dirs, names)
-    dirs = {k: dirs[k] / _bcast(n, dirs[k], a) for k, a in names}
+        step = dirs[k] + dt * neuron_view(speed, tang[k], a) * tang[k]
+        dirs[k] = torch.where(neuron_view(dormant, step, a), step, dirs[k])
+    n = block_norms(dirs, names)
+    dirs = {k: dirs[k] / neuron_view(n, dirs[k], a) for k, a in names}
     return S, dirs, dt, dormant & (S >= c_a - 1e-12)
 
 @torch.no_grad()
@@ -128,7 +123,7 @@ def _enter(model, params, dirs, names, new, X, R, L):
     "New neurons enter along their direction at the scale that best fits the residual."
     for i in torch.nonzero(new).flatten().tolist():
         one = torch.zeros(len(new), dtype=X.dtype); one[i] = 1
-        f = model_output(model, {k: dirs[k] * _bcast(one, dirs[k], a) for k, a in names}, X)
+        f = model_output(model, {k: dirs[k] * neuron_view(one, dirs[k], a) for k, a in names}, X)
         alpha = max(float((f * R).sum() / (f * f).sum().clamp(min=1e-300)), 1e-12) ** (1 / L)
         for k, ax in names:
             params[k].index_copy_(ax, torch.tensor([i]), dirs[k].index_select(ax, torch.tensor([i])) * alpha)
@@ -155,9 +150,9 @@ def simulate_agf(model, X: torch.Tensor, Y: torch.Tensor, lr: float, mode: str =
     L = float(model.homogeneity_degree)
     X, Y = X.to(dtype), Y.to(dtype)
     params = {k: getattr(model, k).detach().to(dtype).clone() for k, _ in names}
-    norm0 = neuron_norms(params, names)
+    norm0 = block_norms(params, names)
     c_a = torch.log(1 / norm0) if mode == 'per_neuron' or L == 2 else (norm0 ** (2 - L) - 1) / (L - 2)
-    dirs = {k: params[k] / _bcast(norm0, params[k], a) for k, a in names}
+    dirs = {k: params[k] / neuron_view(norm0, params[k], a) for k, a in names}
     H = len(norm0)
     active, S, tau = torch.zeros(H, dtype=torch.bool), torch.zeros(H, dtype=dtype), 0.0
     out = torch.zeros_like(Y)

@@ -16,8 +16,8 @@ from ..tasks import check_choice, check_float, check_int
 
 # %% auto #0
 __all__ = ['NONLINEARITIES', 'NONLINEARITY_FNS', 'NONLINEARITY_DEGREES', 'TRANSFORMS', 'OPTIMIZER_CHOICES', 'TwoLayerNet',
-           'SequentialMLP', 'QuadraticRNN', 'PerNeuronSGD', 'SequenceOptimizer', 'resolve_optimizer',
-           'make_sequence_optimizer']
+           'SequentialMLP', 'QuadraticRNN', 'neuron_view', 'neuron_norms', 'PerNeuronSGD', 'SequenceOptimizer',
+           'resolve_optimizer', 'make_sequence_optimizer']
 
 # %% ../../nbs/12b_sequence_models.ipynb #1624365c
 NONLINEARITIES = ('square', 'relu', 'linear', 'tanh', 'gelu')
@@ -112,6 +112,19 @@ class QuadraticRNN(nn.Module):
     @property
     def homogeneity_degree(self) -> int: return 3
 
+# %% ../../nbs/12b_sequence_models.ipynb #b00f2ad6
+def neuron_view(v: torch.Tensor, p: torch.Tensor, axis: int, batch_dims: int = 0) -> torch.Tensor:
+    "A per-neuron tensor `v` of shape (*batch, H) shaped to broadcast against block `p` whose neurons lie along `axis`."
+    shape = list(v.shape[:batch_dims]) + [1] * (p.ndim - batch_dims)
+    shape[batch_dims + axis] = -1
+    return v.reshape(shape)
+
+def neuron_norms(blocks, batch_dims: int = 0) -> torch.Tensor:
+    "||theta_i|| of every neuron, shape (*batch, H), over neuron blocks [(tensor, neuron axis)]."
+    def square_norm(p: torch.Tensor, axis: int) -> torch.Tensor:
+        return p.square().sum(dim=[d for d in range(batch_dims, p.ndim) if d != batch_dims + axis])
+    return sum(square_norm(p, a) for p, a in blocks).sqrt()
+
 # %% ../../nbs/12b_sequence_models.ipynb #c217d3bc
 class PerNeuronSGD(torch.optim.Optimizer):
     "SGD whose step for neuron i is lr · ||theta_i||^(2 - degree) · grad_i (one param group of neuron blocks)."
@@ -124,17 +137,11 @@ class PerNeuronSGD(torch.optim.Optimizer):
             raise ValueError(f"neuron blocks: got neuron counts {sorted(sizes)}; allowed: one count for all blocks")
         super().__init__([dict(params=[p for p, _ in blocks], axes=[a for _, a in blocks])], dict(lr=lr, degree=degree))
 
-    @staticmethod
-    def _view(v: torch.Tensor, p: torch.Tensor, axis: int) -> torch.Tensor:
-        shape = [1] * p.ndim; shape[axis] = -1
-        return v.view(shape)
-
     @torch.no_grad()
     def neuron_norms(self, group: dict | None = None) -> torch.Tensor:
         "||theta_i|| of every neuron (H,)."
         group = group or self.param_groups[0]
-        sq = sum(p.square().sum(dim=[d for d in range(p.ndim) if d != a]) for p, a in zip(group['params'], group['axes']))
-        return sq.sqrt()
+        return neuron_norms(zip(group['params'], group['axes']))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -145,7 +152,7 @@ class PerNeuronSGD(torch.optim.Optimizer):
             scale = (self.neuron_norms(group) + 1e-30).pow(2 - group['degree'])
             for p, a in zip(group['params'], group['axes']):
                 if p.grad is not None:
-                    p.add_(p.grad * self._view(scale, p, a), alpha=-group['lr'])
+                    p.add_(p.grad * neuron_view(scale, p, a), alpha=-group['lr'])
         return loss
 
 # %% ../../nbs/12b_sequence_models.ipynb #2745df4e
