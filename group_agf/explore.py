@@ -5,32 +5,40 @@
 # %% ../nbs/08b_explorers.ipynb #88c686af
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import io
+
 import numpy as np
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import Image, display
+from matplotlib.figure import Figure
 
+from .analysis import active_neurons
 from .viz import plot_weight_spectra
 
 # %% auto #0
-__all__ = ['CheckpointExplorer', 'SweepExplorer']
+__all__ = ['strongest_neuron', 'CheckpointExplorer', 'SweepExplorer']
 
 # %% ../nbs/08b_explorers.ipynb #c54dc073
 class _Explorer:
     "Shared plumbing of the explorers: a fresh figure per redraw, shown in the `Output` widget; displays as `.widget`."
     def _new_figure(self, **kw):
-        if self.figure is not None: plt.close(self.figure)
-        self.figure, axes = plt.subplots(1, 2, layout='constrained', **kw)
-        return axes
+        self.figure = Figure(layout='constrained', **kw)      # no pyplot: the figure is shown once, in the widget
+        return self.figure.subplots(1, 2)
 
     def _show(self):
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format='png', dpi=90)
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.figure)
+            display(Image(data=buffer.getvalue(), format='png'))
         return self.figure
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+def strongest_neuron(spectra) -> int:
+    "Index of the neuron with the largest first-layer weight power."
+    return int(np.argmax(spectra.first.sum(1)))
 
 class CheckpointExplorer(_Explorer):
     "Slider over a run folder's checkpoints showing weight spectra, neuron by neuron and irrep by irrep."
@@ -49,7 +57,8 @@ class CheckpointExplorer(_Explorer):
         self._torch = torch
         self.epochs = [int(p.stem.split('_')[1]) for p in self.checkpoints]
         self.step = widgets.SelectionSlider(options=self.epochs, value=self.epochs[-1], description='epoch')
-        self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, value=0, description='neuron')
+        self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, description='neuron')
+        self.neuron.value = strongest_neuron(self.spectra())
         self.output = widgets.Output()
         self.figure = None
         self.step.observe(lambda _: self.update(), names='value')
@@ -75,7 +84,9 @@ class CheckpointExplorer(_Explorer):
             b.bar(x + i * width, sp.input_power[j, i], width, label=f'operand {i + 1}')
         if sp.output_power is not None:
             b.bar(x + sp.input_power.shape[1] * width, sp.output_power[j], width, label='output')
-        b.set(title=f'neuron {j} at epoch {self.step.value}', xlabel='real irrep', ylabel='power')
+        n_active = int(active_neurons(sp).sum())
+        b.set(title=f'neuron {j} at epoch {self.step.value} ({n_active} of {len(sp.first)} neurons active)',
+              xlabel='real irrep', ylabel='power')
         if len(x) <= 24: b.set_xticks(x, sp.names, fontsize=7, rotation=90)
         b.legend(fontsize=7)
         return self._show()
