@@ -138,9 +138,18 @@ def _dominant_irrep(G, params, names, new, irrep_names):
     return irrep_names[int(np.argmax(power))]
 
 # %% ../nbs/13_agf.ipynb #0e9c5b37
-def simulate_agf(model, X: torch.Tensor, Y: torch.Tensor, lr: float, mode: str = 'per_neuron', G=None,
-                 loss_threshold: float = 1e-3, max_time: float | None = None, max_angle: float = 0.2,
-                 max_iter: int = 20, dtype=torch.float64) -> AGFResult:
+def simulate_agf(model,                            # a two-layer sequence model at its initialization
+                 X: torch.Tensor,                  # inputs (N, 2, |G|)
+                 Y: torch.Tensor,                  # targets (N, |G|)
+                 lr: float,                        # the run's learning rate: AGF time tau = lr x epochs
+                 mode: str = 'per_neuron',         # 'per_neuron' (PerNeuronSGD's flow) or 'gd'
+                 G=None,                           # the group, to name the irrep each activation learns
+                 loss_threshold: float = 1e-3,     # stop below this fraction of the initial loss
+                 max_time: float | None = None,    # stop at this AGF time
+                 max_angle: float = 0.2,           # largest rotation of a direction per ascent step (radians)
+                 max_iter: int = 20,               # L-BFGS iterations of each cost minimization
+                 dtype=torch.float64
+                ) -> AGFResult:
     "Simulate AGF from `model`'s initialization on data (X, Y); times in epochs of a run with learning rate `lr`."
     check_choice('mode', mode, ('per_neuron', 'gd'))
     lr = check_float('learning_rate', lr, 0.0, open_min=True)

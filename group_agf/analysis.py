@@ -220,7 +220,13 @@ def solution_type(F, max_error: float = 0.1, tol: float = 0.1) -> dict:
     return dict(type=kind, error=f.error, u_type=component_type(f.u, tol), v_type=component_type(f.v, tol), factorization=f)
 
 # %% ../nbs/07_analysis.ipynb #efc82cb3
-def cogs_frequencies(G: FiniteGroup, W, V, min_power: float = 1e-2, max_error: float = 0.1, tol: float = 0.1) -> list[dict]:
+def cogs_frequencies(G: FiniteGroup,          # an abelian group
+                     W,                       # first-layer weights (H, k·|G|)
+                     V,                       # top-layer weights (|G|, H)
+                     min_power: float = 1e-2, # a neuron is active above this share of the strongest neuron's power
+                     max_error: float = 0.1,  # a frequency whose factorization error exceeds this is 'non-factorizable'
+                     tol: float = 0.1         # a sum potential is killed below this share of its terms' magnitudes
+                    ) -> list[dict]:
     "One record per nontrivial real irrep of an abelian G: order, and for order 4/6 the CoGS factorization and type."
     z = cogs_coefficients(G, W, V)
     spectra = neuron_spectra(G, W, V)

@@ -36,10 +36,20 @@ def get_activation(name: str):
 # %% ../nbs/04_models.ipynb #227d0d6f
 class GroupArithmeticNet(nn.Module):
     "Seed 000's network: gathered first layer, activation, optional residual layers, linear top layer."
-    def __init__(self, n_tokens: int, num_of_ops: int, n_classes: int, hidden_size: int = 512, activation: str = 'sqr',
-                 embed_trainable: bool = False, other_layers: int = 0, use_inner_product_act: bool = False,
-                 use_complex_weights: bool = False, use_bn: bool = False, normalize: bool = False,
-                 scale_down_top: bool = False, init_scale: float = 1.0):
+    def __init__(self,
+                 n_tokens: int,                       # vocabulary of each operand (|G| or M)
+                 num_of_ops: int,                     # k operands, each one token
+                 n_classes: int,                      # output classes (|G|)
+                 hidden_size: int = 512,              # hidden neurons
+                 activation: str = 'sqr',             # one of `ACTIVATIONS`
+                 embed_trainable: bool = False,       # seed 000: train a per-operand embedding before the first layer
+                 other_layers: int = 0,               # extra residual hidden layers
+                 use_inner_product_act: bool = False, # seed 000: product of the operands' first-layer outputs
+                 use_complex_weights: bool = False,   # complex first and top layers (holomorphic activations only)
+                 use_bn: bool = False,                # batch norm after the first layer
+                 normalize: bool = False,             # project each neuron's weights to unit norm after every step
+                 scale_down_top: bool = False,        # seed 000: scale the top layer by 1/hidden_size
+                 init_scale: float = 1.0):            # multiplies PyTorch's default initialization
         super().__init__()
         n = self.n_tokens = check_int('n_tokens', n_tokens, 1)
         k = self.num_of_ops = check_int('num_of_ops', num_of_ops, 1)

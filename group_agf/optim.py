@@ -36,9 +36,17 @@ def newton_schulz5(G: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
 # %% ../nbs/05_optim.ipynb #37041136
 class Muon(torch.optim.Optimizer):
     "Muon: momentum orthogonalized by seed 000's 5-step Newton–Schulz, for 2-D parameters."
-    def __init__(self, params, lr: float = 0.02, weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.99,
-                 nesterov: bool = False, update_rms_compensate: bool = False, update_spectral_compensate: bool = False,
-                 decay_after_update: bool = False, column_blocks: int = 1):
+    def __init__(self,
+                 params,                                   # 2-D parameters
+                 lr: float = 0.02,
+                 weight_decay: float = 0.0,                # decoupled
+                 beta1: float = 0.9,                       # nesterov: weight of the momentum mixed into the gradient
+                 beta2: float = 0.99,                      # momentum (decay of the gradient's running average)
+                 nesterov: bool = False,
+                 update_rms_compensate: bool = False,      # scale the update by sqrt(max(1, rows / cols))
+                 update_spectral_compensate: bool = False, # scale the update by sqrt(rows / cols)
+                 decay_after_update: bool = False,         # apply weight decay after the update instead of before
+                 column_blocks: int = 1):                  # orthogonalize this many column blocks separately
         check_float('learning_rate', lr, 0.0, open_min=True)
         check_float('weight_decay', weight_decay, 0.0)
         check_float('beta1', beta1, 0.0, 1.0, open_max=True)
@@ -116,8 +124,14 @@ class MultiOptimizer:
 # %% ../nbs/05_optim.ipynb #28245c76
 OPTIMIZERS = ('sgd', 'adam', 'adamw', 'muon')
 
-def make_optimizer(model: nn.Module, optim: str = 'adam', learning_rate: float = 1e-3, weight_decay: float = 1e-4,
-                   momentum: float = 0.9, muon_beta: float = 0.99, train_top: bool = True) -> MultiOptimizer:
+def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
+                   optim: str = 'adam',            # one of `OPTIMIZERS`
+                   learning_rate: float = 1e-3,
+                   weight_decay: float = 1e-4,     # torch's meaning: L2 in sgd and adam, decoupled in adamw and muon's matrices
+                   momentum: float = 0.9,          # sgd
+                   muon_beta: float = 0.99,        # muon: momentum (its beta2)
+                   train_top: bool = True          # False when a ridge readout sets the top layer (`set_weight_reg`)
+                  ) -> MultiOptimizer:
     "Seed 000's optimizer choice for a `GroupArithmeticNet` (Muon on hidden matrices + Adam on the rest for 'muon')."
     check_choice('optim', optim, OPTIMIZERS)
     lr = check_float('learning_rate', learning_rate, 0.0, open_min=True)
@@ -163,8 +177,13 @@ class MultiScheduler:
     def load_state_dict(self, state: dict):
         for s, d in zip(self.schedulers, state['schedulers']): s.load_state_dict(d)
 
-def make_scheduler(optimizer, lr_decay_type: str = 'none', num_epochs: int | None = None, lr_decay_step: int = 1000,
-                   lr_decay_rate: float = 0.1, lr_decay_milestones=None) -> MultiScheduler:
+def make_scheduler(optimizer,                     # an optimizer or a `MultiOptimizer`
+                   lr_decay_type: str = 'none',    # one of `SCHEDULES`
+                   num_epochs: int | None = None,  # the run's length (cosine anneals over it)
+                   lr_decay_step: int = 1000,      # step: epochs between decays
+                   lr_decay_rate: float = 0.1,     # step, exponential, multistep: the factor per decay
+                   lr_decay_milestones=None        # multistep: increasing epochs at which to decay
+                  ) -> MultiScheduler:
     "Seed 000's `lr_decay_type` schedule (none/step/exponential/cosine/multistep) on every optimizer."
     check_choice('lr_decay_type', lr_decay_type, SCHEDULES)
     opts = optimizer.optimizers if isinstance(optimizer, MultiOptimizer) else [optimizer]

@@ -152,8 +152,16 @@ def template_image(G: FiniteGroup, x) -> np.ndarray:
     return np.asarray(x).reshape(G.structure[1][0].order, G.structure[1][1].order)
 
 # %% ../../nbs/12a_sequence_data.ipynb #eb1f9520
-def make_template(G: FiniteGroup, kind: str = 'custom_fourier', seed: int = 0, powers=None, n_freqs: int = 3,
-                  power_ratio: float = 3.0, sigma: float = 1.0, n_bumps: int = 1, digit: int = 0) -> np.ndarray:
+def make_template(G: FiniteGroup,
+                  kind: str = 'custom_fourier', # one of `TEMPLATES`
+                  seed: int = 0,                # template_seed: random phases, bump centres, digit picked
+                  powers=None,                  # custom_fourier: power per real irrep, in `real_irreps(G)` order
+                  n_freqs: int = 3,             # fourier: number of irreps carrying power
+                  power_ratio: float = 3.0,     # fourier: ratio of consecutive powers
+                  sigma: float = 1.0,           # gaussian: width in group distance
+                  n_bumps: int = 1,             # gaussian: number of bumps
+                  digit: int = 0                # digits: class 0-9
+                 ) -> np.ndarray:
     "A mean-centred template (n,) float64 of kind `onehot|fourier|gaussian|custom_fourier|digits`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
     seed = check_int('template_seed', seed, 0)
@@ -188,8 +196,13 @@ def make_template(G: FiniteGroup, kind: str = 'custom_fourier', seed: int = 0, p
     return _centre(np.asarray(x, dtype=float))
 
 # %% ../../nbs/12a_sequence_data.ipynb #bcca8724
-def sequence_tokens(G: FiniteGroup, k: int, mode: str = 'exhaustive', num_samples: int = 1000,
-                    seed: int = 0, exclude: np.ndarray | None = None) -> np.ndarray:
+def sequence_tokens(G: FiniteGroup,
+                    k: int,                               # tokens per sequence
+                    mode: str = 'exhaustive',             # 'exhaustive' (all |G|^k) or 'sampled'
+                    num_samples: int = 1000,              # sampled: how many distinct tuples
+                    seed: int = 0,                        # sampled: the draw
+                    exclude: np.ndarray | None = None     # sampled: tuples (N, k) not to draw (e.g. the training set)
+                   ) -> np.ndarray:
     "(N, k) element tuples: all |G|^k (`exhaustive`) or `num_samples` uniform draws (`sampled`, avoiding `exclude`)."
     k = check_int('k', k, 2)
     check_choice('data_mode', mode, ('exhaustive', 'sampled'))

@@ -193,9 +193,15 @@ def resolve_optimizer(model: nn.Module, name: str) -> str:
     if isinstance(model, QuadraticRNN): return 'hybrid'
     return 'per_neuron' if getattr(model, 'homogeneity_degree', None) is not None else 'adam'
 
-def make_sequence_optimizer(model: nn.Module, optimizer: str = 'auto', learning_rate: float = 1e-2,
-                            adam_lr: float = 1e-3, betas=(0.9, 0.999), weight_decay: float = 0.0,
-                            degree: float | None = None, grad_clip: float | None = None) -> SequenceOptimizer:
+def make_sequence_optimizer(model: nn.Module,               # TwoLayerNet, SequentialMLP or QuadraticRNN
+                            optimizer: str = 'auto',          # one of `OPTIMIZER_CHOICES`
+                            learning_rate: float = 1e-2,      # per_neuron, sgd and adam; hybrid: the per-neuron part
+                            adam_lr: float = 1e-3,            # hybrid: Adam's rate for W_mix
+                            betas=(0.9, 0.999),               # adam and hybrid
+                            weight_decay: float = 0.0,        # adam and sgd
+                            degree: float | None = None,      # homogeneity degree L of the per-neuron step (None: the model's)
+                            grad_clip: float | None = None    # global gradient-norm clip (None: off)
+                           ) -> SequenceOptimizer:
     "The named optimizer for a sequence model (per_neuron, hybrid, adam, sgd, or auto), with clipping."
     name = resolve_optimizer(model, optimizer)
     lr = check_float('learning_rate', learning_rate, 0.0, open_min=True)
