@@ -135,7 +135,7 @@ class CheckpointExplorer(_Explorer):
     def spectra(self):
         "`NeuronSpectra` of the model at the selected checkpoint."
         from group_agf.analysis import model_spectra
-        state = self._torch.load(self.checkpoints[self.epochs.index(self.step.value)], map_location='cpu', weights_only=False)
+        state = self._torch.load(self.checkpoints[self.epochs.index(self.step.value)], map_location='cpu', weights_only=True)
         self.parts.model.load_state_dict(state['model'])
         return model_spectra(self.parts.task.group, self.parts.model)
 
