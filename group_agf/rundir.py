@@ -23,14 +23,17 @@ try: import fcntl
 except ImportError: fcntl = None      # not POSIX: no lock (the folder is still written atomically)
 
 # %% auto #0
-__all__ = ['RunFolderError', 'current_umask', 'atomic_write', 'clean_stale_tmp', 'json_safe', 'write_json', 'write_csv',
-           'read_json', 'UnsafeCheckpoint', 'CorruptCheckpoint', 'checkpoint_path', 'write_checkpoint',
+__all__ = ['RunFolderError', 'RunFolderWarning', 'current_umask', 'atomic_write', 'clean_stale_tmp', 'json_safe', 'write_json',
+           'write_csv', 'read_json', 'UnsafeCheckpoint', 'CorruptCheckpoint', 'checkpoint_path', 'write_checkpoint',
            'checkpoint_epochs', 'latest_checkpoint', 'load_checkpoint', 'newest_loadable_checkpoint', 'RunFolderBusy',
            'locked', 'ConfigMismatch', 'config_differences', 'check_config', 'open_run_dirs']
 
 # %% ../nbs/05b_rundir.ipynb #a0fb781d
 class RunFolderError(ValueError):
     "A run folder that cannot be used as asked (busy, another configuration, an unsafe or unreadable file)."
+
+class RunFolderWarning(UserWarning):
+    "A damaged file in a run folder that was skipped (a truncated checkpoint or summary): the run goes on without it."
 
 # %% ../nbs/05b_rundir.ipynb #7959be5c
 def current_umask() -> int:
@@ -97,10 +100,10 @@ def read_json(path: str | Path) -> dict | None:
     if not path.exists(): return None
     try: data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        warnings.warn(f"{path}: unreadable ({type(e).__name__}: {e}); ignoring it", stacklevel=2)
+        warnings.warn(f"{path}: unreadable ({type(e).__name__}: {e}); ignoring it", RunFolderWarning, stacklevel=2)
         return None
     if not isinstance(data, dict):
-        warnings.warn(f"{path}: expected a JSON object, got {type(data).__name__}; ignoring it", stacklevel=2)
+        warnings.warn(f"{path}: expected a JSON object, got {type(data).__name__}; ignoring it", RunFolderWarning, stacklevel=2)
         return None
     return data
 
@@ -131,16 +134,22 @@ def latest_checkpoint(run_dir) -> Path | None:
     return checkpoint_path(run_dir, epochs[-1]) if epochs else None
 
 # %% ../nbs/05b_rundir.ipynb #5fb2dd96
+def _unpickling_reason(e: Exception) -> str:
+    "The line of torch's weights-only error that says what was refused (e.g. 'unsupported GLOBAL posix.system')."
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    return next((l for l in lines if 'unsupported' in l.lower() or 'error:' in l), lines[0] if lines else type(e).__name__)
+
 def load_checkpoint(path, map_location='cpu') -> dict:
     "A checkpoint loaded with `weights_only=True`; `UnsafeCheckpoint` or `CorruptCheckpoint` (naming the file) otherwise."
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = next((l.strip() for l in str(e).splitlines() if 'Unsupported' in l or 'error:' in l), str(e).splitlines()[0])
         raise UnsafeCheckpoint(f"checkpoint {path}: refused, it holds objects a weights-only load does not allow "
-                               f"(loading them could run code): {reason}. Delete the file if you did not write it.") from None
+                               f"(loading them could run code): {_unpickling_reason(e)} Delete the file if you did not "
+                               f"write it") from None
     except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CorruptCheckpoint(f"checkpoint {path}: unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'empty'})") from None
+        detail = str(e).splitlines()[0] if str(e) else 'the file ends early (empty or truncated)'
+        raise CorruptCheckpoint(f"checkpoint {path}: unreadable ({type(e).__name__}: {detail})") from None
     if not isinstance(state, dict) or 'epoch' not in state:
         raise CorruptCheckpoint(f"checkpoint {path}: not a checkpoint (expected a dict with an 'epoch', got {type(state).__name__})")
     return state
@@ -151,7 +160,7 @@ def newest_loadable_checkpoint(run_dir, map_location='cpu', epochs=None, accept=
     for epoch in sorted(checkpoint_epochs(run_dir) if epochs is None else epochs, reverse=True):
         try: state = load_checkpoint(checkpoint_path(run_dir, epoch), map_location)
         except CorruptCheckpoint as e:
-            warnings.warn(f"{e}; falling back to an earlier checkpoint", stacklevel=2)
+            warnings.warn(f"{e}; falling back to an earlier checkpoint", RunFolderWarning, stacklevel=2)
             continue
         if accept(state): return state
     return None
