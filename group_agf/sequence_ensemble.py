@@ -206,10 +206,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
         if epoch == c0.num_epochs or not any(running):
             break
         if ((c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range) and any(run_dirs):
-            clean = watch.first()                  # never a checkpoint of a member whose loss went non-finite
-            for s, d in enumerate(run_dirs):
-                if d is not None and running[s] and clean[s] is None:
-                    write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
+            _save_members(parts, net, run_dirs, running, watch.first(), epoch, histories, initial)
         x, y = _training_batch(p0)
         losses = (net(x) - y).square().flatten(1).mean(1)
         watch.update(losses)
@@ -224,6 +221,12 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     wall = time.perf_counter() - t0
     return [r or _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, run_dirs[s])
             for s, r in enumerate(results)]
+
+def _save_members(parts, net, run_dirs, running, first_nonfinite, epoch, histories, initial):
+    "Checkpoint every running member that has a folder, except one whose loss already went non-finite."
+    for s, d in enumerate(run_dirs):
+        if d is not None and running[s] and first_nonfinite[s] is None:
+            write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
 
 def sequence_member_checkpoint(parts: list, net: StackedModels, s: int, epoch: int, history: list, initial_loss,
                                stopped_at) -> dict:
