@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from .models import ACTIVATIONS
-from .train import (TrainConfig, TrainResult, _checkpoint, _finish_run_dir, build_run, checkpoint_epochs,
-                             make_config, summarize, write_checkpoint, write_csv, write_json)
+from .rundir import (checkpoint_epochs, newest_loadable_checkpoint, open_run_dirs, write_checkpoint, write_csv,
+                              write_json)
+from .train import (NonFiniteWatch, TrainConfig, TrainResult, _checkpoint, _finish_run_dir, build_run, make_config,
+                             resumable, summarize)
 
 # %% auto #0
 __all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
@@ -224,11 +226,12 @@ def xs_ys(xs, ys):
     "Pairs (x, y) of the train and (if non-empty) test split."
     return [(xs[0], ys[0])] + ([(xs[1], ys[1])] if xs[1].shape[1] else [])
 
-def _member_result(cfg, parts, net, opt, s, history, status, wall_s, run_dir) -> TrainResult:
+def _member_result(cfg, parts, net, opt, s, history, status, wall_s, run_dir, diverged_at=None) -> TrainResult:
     "Member s as the `TrainResult` of its single run; its run folder (if any) written with a resumable final checkpoint."
     run_dir = Path(run_dir) if run_dir is not None else None
     state = member_checkpoint(parts, net, opt, s, history[-1]['epoch'], history)
-    res = TrainResult(cfg, parts.model, history, summarize(history, status, wall_s, parts), run_dir, parts)
+    summary = summarize(history, status, wall_s, parts) | ({'diverged_at': diverged_at} if status == 'diverged' else {})
+    res = TrainResult(cfg, parts.model, history, summary, run_dir, parts)
     write_member_run(res, state)
     return res
 
@@ -258,13 +261,14 @@ def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainR
     run_dirs = list(run_dirs) if run_dirs is not None else [None] * len(cfgs)
     if len(run_dirs) != len(cfgs):
         raise ValueError(f"run_dirs: got {len(run_dirs)} folders for {len(cfgs)} configs; allowed: one per config")
-    todo = [i for i, d in enumerate(run_dirs) if d is None or not (Path(d) / 'summary.json').exists()]
-    results = {i: None for i in range(len(cfgs))}
-    if todo:
-        for i, r in zip(todo, _train_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress)):
-            results[i] = r
     from group_agf.train import load_run
-    return [results[i] if results[i] is not None else load_run(run_dirs[i]) for i in range(len(cfgs))]
+    with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
+        todo = [i for i, s in enumerate(summaries) if s is None]
+        results = {i: None for i in range(len(cfgs))}
+        if todo:
+            for i, r in zip(todo, _train_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress)):
+                results[i] = r
+        return [results[i] if results[i] is not None else load_run(run_dirs[i]) for i in range(len(cfgs))]
 
 def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     "The batched full-batch loop over the members in `cfgs`."
@@ -276,25 +280,28 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     ys = [torch.stack([p.y_train for p in parts]), torch.stack([p.y_test for p in parts])]
     opt = EnsembleOptimizer([net.W, net.V], c0.optim, [c.learning_rate for c in cfgs], [c.weight_decay for c in cfgs])
     start, histories = resume_members(parts, run_dirs, net, opt)
-    status, results = ['completed'] * S, [None] * S
+    status, results, watch = ['completed'] * S, [None] * S, NonFiniteWatch(start, S, net.W.device)
     t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
                desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0)
     for epoch in bar:
         if epoch % c0.eval_interval == 0 or epoch == c0.num_epochs:
-            for s, row in enumerate(_member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)):
+            rows = _member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)
+            diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
+            for s, row in enumerate(rows):
                 if status[s] == 'completed' and (not histories[s] or histories[s][-1]['epoch'] != epoch): histories[s].append(row)
-                if not math.isfinite(row['train_loss']) and status[s] == 'completed':   # finished now: folder written now
+                if diverged_at[s] is not None and status[s] == 'completed':   # finished now: folder written now
                     status[s] = 'diverged'; opt.active[s] = 0
                     results[s] = _member_result(cfgs[s], parts[s], net, opt, s, histories[s], status[s],
-                                                time.perf_counter() - t0, run_dirs[s])
+                                                time.perf_counter() - t0, run_dirs[s], diverged_at[s])
             if not opt.active.any(): break
         if epoch == c0.num_epochs: break
-        if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
+        if ((c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range) and any(run_dirs):
+            clean = watch.first()                  # never a checkpoint of a member whose loss went non-finite
             for s, d in enumerate(run_dirs):
-                if d is not None and status[s] == 'completed':
+                if d is not None and status[s] == 'completed' and clean[s] is None:
                     write_checkpoint(d, member_checkpoint(parts[s], net, opt, s, epoch, histories[s]))
-        net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active)
+        watch.update(net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active))
         opt.step()
         if c0.normalize: net.normalize_()
         if c0.scale_down_top: net.scale_down_top_()
@@ -304,14 +311,12 @@ def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
             for s, r in enumerate(results)]
 
 def common_checkpoints(parts, run_dirs) -> tuple[int, list[dict] | None]:
-    "The latest epoch at which every member's folder holds a resumable checkpoint, and those checkpoints (0, None if none)."
+    "The latest epoch at which every member's folder holds a loadable, resumable checkpoint, and those checkpoints (0, None)."
     if not run_dirs or any(d is None for d in run_dirs): return 0, None
-    epochs = set.intersection(*(set(checkpoint_epochs(d)) for d in run_dirs))
-    if not epochs: return 0, None
-    epoch = max(epochs)
-    states = [torch.load(Path(d) / 'checkpoints' / f'epoch_{epoch:06d}.pt', map_location=p.device, weights_only=False)
-              for p, d in zip(parts, run_dirs)]
-    return (epoch, states) if all('optimizer' in st for st in states) else (0, None)
+    for epoch in sorted(set.intersection(*(set(checkpoint_epochs(d)) for d in run_dirs)), reverse=True):
+        states = [newest_loadable_checkpoint(d, p.device, [epoch], resumable) for p, d in zip(parts, run_dirs)]
+        if all(st is not None for st in states): return epoch, states     # else a corrupt one (warned): an earlier epoch
+    return 0, None
 
 def resume_members(parts, run_dirs, net, opt) -> tuple[int, list[list]]:
     "Load the members' latest common checkpoints (if any) into `net` and `opt`; (epoch to start at, histories)."

@@ -13,6 +13,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from .analysis import active_neurons
+from .rundir import load_checkpoint
 from .viz import plot_weight_spectra
 
 # %% auto #0
@@ -43,7 +44,6 @@ def strongest_neuron(spectra) -> int:
 class CheckpointExplorer(_Explorer):
     "Slider over a run folder's checkpoints showing weight spectra, neuron by neuron and irrep by irrep."
     def __init__(self, run_dir):
-        import torch
         from group_agf.train import build_run, make_config
         from pathlib import Path
         import json
@@ -54,7 +54,6 @@ class CheckpointExplorer(_Explorer):
         self.parts = build_run(make_config(json.loads((self.run_dir / 'config.json').read_text())))
         if self.parts.task.group is None:
             raise ValueError("run_dir: this run's task is an expression, not a group: there is no group Fourier basis")
-        self._torch = torch
         self.epochs = [int(p.stem.split('_')[1]) for p in self.checkpoints]
         self.step = widgets.SelectionSlider(options=self.epochs, value=self.epochs[-1], description='epoch')
         self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, description='neuron')
@@ -69,7 +68,7 @@ class CheckpointExplorer(_Explorer):
     def spectra(self):
         "`NeuronSpectra` of the model at the selected checkpoint."
         from group_agf.analysis import model_spectra
-        state = self._torch.load(self.checkpoints[self.epochs.index(self.step.value)], map_location='cpu', weights_only=False)
+        state = load_checkpoint(self.checkpoints[self.epochs.index(self.step.value)])   # weights only: loading runs no code
         self.parts.model.load_state_dict(state['model'])
         return model_spectra(self.parts.task.group, self.parts.model)
 

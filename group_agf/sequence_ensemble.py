@@ -19,7 +19,8 @@ from .sequential.data import act
 from .sequential.models import resolve_optimizer
 from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
                                       make_sequence_model)
-from .train import TrainResult, _checkpoint, load_run, summarize, write_checkpoint
+from .rundir import open_run_dirs, write_checkpoint
+from .train import NonFiniteWatch, TrainResult, _checkpoint, load_run, summarize
 
 # %% auto #0
 __all__ = ['SEQUENCE_MAY_DIFFER', 'SEQUENCE_ENSEMBLE_OPTIMIZERS', 'check_sequence_ensemble', 'ensemble_optimizer_kind',
@@ -162,10 +163,11 @@ def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> li
     run_dirs = [Path(d) if d is not None else None for d in run_dirs] if run_dirs is not None else [None] * len(cfgs)
     if len(run_dirs) != len(cfgs):
         raise ValueError(f"run_dirs: got {len(run_dirs)} folders for {len(cfgs)} configs; allowed: one per config")
-    todo = [i for i, d in enumerate(run_dirs) if d is None or not (d / 'summary.json').exists()]
-    trained = dict(zip(todo, _train_sequence_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress))) if todo else {}
-    return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
-            for i in range(len(cfgs))]
+    with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
+        todo = [i for i, s in enumerate(summaries) if s is None]
+        trained = dict(zip(todo, _train_sequence_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress))) if todo else {}
+        return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
+                for i in range(len(cfgs))]
 
 def _training_batch(parts) -> tuple[torch.Tensor, torch.Tensor]:
     "The full training set, or a fresh online batch (the members share the sampler, as they share `data_seed`)."
@@ -184,6 +186,7 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                                    c0.weight_decay, c0.grad_clip)
     start, histories, initial = resume_sequence_members(parts, run_dirs, net)
     status, stopped_at, lrs, results = ['completed'] * S, [None] * S, [c.learning_rate for c in cfgs], [None] * S
+    watch = NonFiniteWatch(start, S, p0.device)
     t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
                desc=f"{p0.name} x{S}", leave=False, mininterval=1.0)
@@ -192,22 +195,23 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
                epoch % c0.eval_interval == 0 or epoch == c0.num_epochs) and (not histories[s] or histories[s][-1]['epoch'] != epoch)
                for s in range(S)]
         if any(due):
-            for s, row in enumerate(_member_rows(net, p0, epoch, t0, lrs, stopped_at)):
+            rows = _member_rows(net, p0, epoch, t0, lrs, stopped_at)
+            diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
+            for s, row in enumerate(rows):
                 if not due[s]: continue
                 histories[s].append(row)
-                if not math.isfinite(row['train_loss']): status[s] = 'diverged'; opt.freeze(s)
+                if diverged_at[s] is not None: status[s] = 'diverged'; opt.freeze(s)
                 if status[s] == 'diverged' or stopped_at[s] is not None:     # finished now: its folder is written now
                     results[s] = _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s],
-                                                time.perf_counter() - t0, run_dirs[s])
+                                                time.perf_counter() - t0, run_dirs[s], diverged_at[s])
         running = [status[s] == 'completed' and stopped_at[s] is None for s in range(S)]
         if epoch == c0.num_epochs or not any(running):
             break
-        if (c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range:
-            for s, d in enumerate(run_dirs):
-                if d is not None and running[s]:
-                    write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
+        if ((c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range) and any(run_dirs):
+            _save_members(parts, net, run_dirs, running, watch.first(), epoch, histories, initial)
         x, y = _training_batch(p0)
         losses = (net(x) - y).square().flatten(1).mean(1)
+        watch.update(losses)
         if c0.reduction_threshold is not None and epoch % c0.eval_interval == 0:
             for s, value in enumerate(losses.tolist()):
                 if status[s] != 'completed' or stopped_at[s] is not None: continue
@@ -219,6 +223,12 @@ def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
     wall = time.perf_counter() - t0
     return [r or _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, run_dirs[s])
             for s, r in enumerate(results)]
+
+def _save_members(parts, net, run_dirs, running, first_nonfinite, epoch, histories, initial):
+    "Checkpoint every running member that has a folder, except one whose loss already went non-finite."
+    for s, d in enumerate(run_dirs):
+        if d is not None and running[s] and first_nonfinite[s] is None:
+            write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
 
 def sequence_member_checkpoint(parts: list, net: StackedModels, s: int, epoch: int, history: list, initial_loss,
                                stopped_at) -> dict:
@@ -239,13 +249,14 @@ def resume_sequence_members(parts: list, run_dirs: list, net: StackedModels) -> 
     if parts[0].task.sampler is not None: parts[0].task.sampler.load_state_dict(states[0]['optimizer']['sampler'])
     return epoch, [st['history'] for st in states], [st['optimizer'].get('initial_loss') for st in states]
 
-def _member_result(parts, net, s, history, status, initial_loss, stopped_at, wall_s, run_dir) -> TrainResult:
+def _member_result(parts, net, s, history, status, initial_loss, stopped_at, wall_s, run_dir, diverged_at=None) -> TrainResult:
     "Member s as the `TrainResult` of its single run, with its staircase report and (if any) its run folder."
     steps = stopped_at if stopped_at is not None else history[-1]['epoch']     # no step is taken once stopped
     state = sequence_member_checkpoint(parts, net, s, steps, history, initial_loss, stopped_at) | {'epoch': history[-1]['epoch']}
     p = parts[s]
     summary = summarize(history, status, wall_s, p)
     if stopped_at is not None: summary['stopped_early_at'] = stopped_at
+    if status == 'diverged': summary['diverged_at'] = diverged_at
     result = TrainResult(p.config, p.model, history, summary, run_dir, p)
     write_member_run(result, state)
     return add_staircase(result)

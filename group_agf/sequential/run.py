@@ -20,6 +20,7 @@ from ..groups import FiniteGroup
 from ..fourier import real_irreps, real_power_spectrum
 from ..optim import make_scheduler
 from ..tasks import MAX_TUPLES, check_choice, check_float, check_int, split_indices
+from ..rundir import RunFolderError
 from ..train import (SCHEDULE_NAMES, RunParts, TrainingDiverged, atomic_write, check_field_types, coerce_value,
                              fit, resolve_device, unknown_key_message, write_json)
 from .data import (TEMPLATES, OnlineSampler, act, custom_fourier_template, encode, make_group,
@@ -354,6 +355,9 @@ def run_sequence(tokens, out: str | None = None, progress: bool = True) -> int:
     except TrainingDiverged as e:
         print(f"group-agf sequence: diverged: {e}", file=sys.stderr)
         return 3
+    except RunFolderError as e:   # another config in the folder, folder busy, unsafe checkpoint
+        print(f"group-agf sequence: error: {e}", file=sys.stderr)
+        return 2
     s = res.summary
     print(f"{s['task']}: {s['n_train']} train / {s['n_test']} validation sequences, {s['epochs']} epochs in {s['wall_s']:.1f} s on {s['device']}")
     print(format_report(res.staircase))
