@@ -6,23 +6,18 @@
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .models import ACTIVATIONS
-from .rundir import (checkpoint_epochs, newest_loadable_checkpoint, open_run_dirs, write_checkpoint, write_csv,
-                              write_json)
-from .train import (NonFiniteWatch, TrainConfig, TrainResult, _checkpoint, _finish_run_dir, build_run, make_config,
-                             resumable, summarize)
+from .rundir import open_run_dirs
+from .engine import SingleRun, TrainResult, train_members
+from .train import TrainConfig, build_run, make_config
 
 # %% auto #0
 __all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
-           'loss_and_output_grad', 'EnsembleOptimizer', 'xs_ys', 'member_checkpoint', 'write_member_run',
-           'train_ensemble', 'common_checkpoints', 'resume_members']
+           'loss_and_output_grad', 'EnsembleOptimizer', 'ArithmeticMembers', 'xs_ys', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -208,51 +203,66 @@ class EnsembleOptimizer:
                 else: st.setdefault(k, torch.zeros_like(p))[s] = v
 
 # %% ../nbs/06b_ensemble.ipynb #ede2aabb
-def _member_rows(net, xs, ys, loss_func, epoch, t0, lr) -> list[dict]:
-    "One history row per member: train/test loss and accuracy (one host synchronisation for all)."
-    vals = []
-    with torch.no_grad():
-        for x, y in xs_ys(xs, ys):
-            out = net(x)
-            vals += [member_losses(out, y, loss_func), (out.argmax(2) == y).float().mean(1)]
-    if xs[1].shape[1] == 0:
-        vals[2:] = [torch.full_like(vals[0], float('nan'))] * 2
-    table = torch.stack(vals, 1).cpu().tolist()
-    t = round(time.perf_counter() - t0, 3)
-    return [dict(epoch=epoch, train_loss=a, train_acc=b, test_loss=c, test_acc=d, lr=float(l), elapsed_s=t)
-            for (a, b, c, d), l in zip(table, lr.flatten().tolist())]
+class ArithmeticMembers:
+    "The members of an arithmetic ensemble for the engine's loop: one `EnsembleNet`, one `EnsembleOptimizer`."
+    def __init__(self, cfgs: list):
+        self.parts = [build_run(c) for c in cfgs]
+        c0 = self.c0 = cfgs[0]
+        self.net = EnsembleNet([p.model for p in self.parts], c0.activation)
+        self.xs = [torch.stack([p.x_train for p in self.parts]), torch.stack([p.x_test for p in self.parts])]
+        self.ys = [torch.stack([p.y_train for p in self.parts]), torch.stack([p.y_test for p in self.parts])]
+        self.opt = EnsembleOptimizer([self.net.W, self.net.V], c0.optim, [c.learning_rate for c in cfgs],
+                                     [c.weight_decay for c in cfgs])
+
+    def step(self) -> torch.Tensor:
+        "Losses and gradients by hand, the batched optimizer step, the seed's projections; the members' losses (S,)."
+        losses = self.net.loss_and_grads(self.xs[0], self.ys[0], self.c0.loss_func, self.opt.active)
+        self.opt.step()
+        if self.c0.normalize: self.net.normalize_()
+        if self.c0.scale_down_top: self.net.scale_down_top_()
+        return losses
+
+    def stopped(self) -> list: return [None] * len(self.parts)
+    def freeze(self, s: int): self.opt.active[s] = 0
+
+    @torch.no_grad()
+    def metrics(self) -> list[dict]:
+        "Train/test loss and accuracy and the learning rate of every member (one host synchronisation for all)."
+        vals = []
+        for x, y in xs_ys(self.xs, self.ys):
+            out = self.net(x)
+            vals += [member_losses(out, y, self.c0.loss_func), (out.argmax(2) == y).float().mean(1)]
+        if self.xs[1].shape[1] == 0:
+            vals[2:] = [torch.full_like(vals[0], float('nan'))] * 2
+        table = torch.stack(vals, 1).cpu().tolist()
+        lrs = (self.opt.lr * self.opt.active).flatten().tolist()
+        return [dict(train_loss=a, train_acc=b, test_loss=c, test_acc=d, lr=float(l)) for (a, b, c, d), l in zip(table, lrs)]
+
+    def checkpoint(self, s: int, epoch: int, history: list) -> dict:
+        "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history): `train` resumes it."
+        p = self.parts[s]
+        with torch.no_grad():
+            p.model.W.weight.copy_(self.net.W[s]); p.model.V.weight.copy_(self.net.V[s])
+        torch_opt = p.optimizer.optimizers[0]
+        for q, state in zip((p.model.W.weight, p.model.V.weight), self.opt.member_state(s)):
+            if state: torch_opt.state[q] = state
+        checkpoint = SingleRun(p).checkpoint(0, epoch, history)
+        torch_opt.state.clear()               # the clones live on in the checkpoint only
+        return checkpoint
+
+    def restore(self, states: list[dict]):
+        "Every member's weights and optimizer state from its checkpoint in `train`'s format."
+        with torch.no_grad():
+            for s, (p, st) in enumerate(zip(self.parts, states)):
+                self.net.W[s] = st['model']['W.weight']; self.net.V[s] = st['model']['V.weight']
+                p.optimizer.load_state_dict(st['optimizer'])
+                torch_opt = p.optimizer.optimizers[0]
+                self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
+                torch_opt.state.clear()
 
 def xs_ys(xs, ys):
     "Pairs (x, y) of the train and (if non-empty) test split."
     return [(xs[0], ys[0])] + ([(xs[1], ys[1])] if xs[1].shape[1] else [])
-
-def _member_result(cfg, parts, net, opt, s, history, status, wall_s, run_dir, diverged_at=None) -> TrainResult:
-    "Member s as the `TrainResult` of its single run; its run folder (if any) written with a resumable final checkpoint."
-    run_dir = Path(run_dir) if run_dir is not None else None
-    state = member_checkpoint(parts, net, opt, s, history[-1]['epoch'], history)
-    summary = summarize(history, status, wall_s, parts) | ({'diverged_at': diverged_at} if status == 'diverged' else {})
-    res = TrainResult(cfg, parts.model, history, summary, run_dir, parts)
-    write_member_run(res, state)
-    return res
-
-def member_checkpoint(parts, net, opt, s: int, epoch: int, history: list) -> dict:
-    "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history), so `train` resumes it."
-    with torch.no_grad():
-        parts.model.W.weight.copy_(net.W[s]); parts.model.V.weight.copy_(net.V[s])
-    torch_opt = parts.optimizer.optimizers[0]
-    for p, state in zip((parts.model.W.weight, parts.model.V.weight), opt.member_state(s)):
-        if state: torch_opt.state[p] = state
-    checkpoint = _checkpoint(parts, epoch, history)
-    torch_opt.state.clear()               # the clones live on in the checkpoint only
-    return checkpoint
-
-def write_member_run(res: TrainResult, checkpoint: dict):
-    "Write an ensemble member's run folder (if it has one) as `train` would: config, metrics, final checkpoint, summary, curves."
-    if res.run_dir is None: return
-    write_json(Path(res.run_dir) / 'config.json', res.config.to_dict())
-    write_csv(Path(res.run_dir) / 'metrics.csv', res.history)
-    write_checkpoint(res.run_dir, checkpoint)
-    _finish_run_dir(res)
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:
@@ -264,69 +274,6 @@ def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainR
     from group_agf.train import load_run
     with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
         todo = [i for i, s in enumerate(summaries) if s is None]
-        results = {i: None for i in range(len(cfgs))}
-        if todo:
-            for i, r in zip(todo, _train_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress)):
-                results[i] = r
-        return [results[i] if results[i] is not None else load_run(run_dirs[i]) for i in range(len(cfgs))]
-
-def _train_members(cfgs, run_dirs, progress) -> list[TrainResult]:
-    "The batched full-batch loop over the members in `cfgs`."
-    from tqdm.auto import tqdm
-    parts = [build_run(c) for c in cfgs]
-    c0, S = cfgs[0], len(cfgs)
-    net = EnsembleNet([p.model for p in parts], c0.activation)
-    xs = [torch.stack([p.x_train for p in parts]), torch.stack([p.x_test for p in parts])]
-    ys = [torch.stack([p.y_train for p in parts]), torch.stack([p.y_test for p in parts])]
-    opt = EnsembleOptimizer([net.W, net.V], c0.optim, [c.learning_rate for c in cfgs], [c.weight_decay for c in cfgs])
-    start, histories = resume_members(parts, run_dirs, net, opt)
-    status, results, watch = ['completed'] * S, [None] * S, NonFiniteWatch(start, S, net.W.device)
-    t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
-    bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
-               desc=f"{parts[0].name} x{S}", leave=False, mininterval=1.0)
-    for epoch in bar:
-        if epoch % c0.eval_interval == 0 or epoch == c0.num_epochs:
-            rows = _member_rows(net, xs, ys, c0.loss_func, epoch, t0, opt.lr * opt.active)
-            diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
-            for s, row in enumerate(rows):
-                if status[s] == 'completed' and (not histories[s] or histories[s][-1]['epoch'] != epoch): histories[s].append(row)
-                if diverged_at[s] is not None and status[s] == 'completed':   # finished now: folder written now
-                    status[s] = 'diverged'; opt.active[s] = 0
-                    results[s] = _member_result(cfgs[s], parts[s], net, opt, s, histories[s], status[s],
-                                                time.perf_counter() - t0, run_dirs[s], diverged_at[s])
-            if not opt.active.any(): break
-        if epoch == c0.num_epochs: break
-        if ((c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range) and any(run_dirs):
-            clean = watch.first()                  # never a checkpoint of a member whose loss went non-finite
-            for s, d in enumerate(run_dirs):
-                if d is not None and status[s] == 'completed' and clean[s] is None:
-                    write_checkpoint(d, member_checkpoint(parts[s], net, opt, s, epoch, histories[s]))
-        watch.update(net.loss_and_grads(xs[0], ys[0], c0.loss_func, opt.active))
-        opt.step()
-        if c0.normalize: net.normalize_()
-        if c0.scale_down_top: net.scale_down_top_()
-    bar.close()
-    wall = time.perf_counter() - t0
-    return [r or _member_result(cfgs[s], parts[s], net, opt, s, histories[s], status[s], wall, run_dirs[s])
-            for s, r in enumerate(results)]
-
-def common_checkpoints(parts, run_dirs) -> tuple[int, list[dict] | None]:
-    "The latest epoch at which every member's folder holds a loadable, resumable checkpoint, and those checkpoints (0, None)."
-    if not run_dirs or any(d is None for d in run_dirs): return 0, None
-    for epoch in sorted(set.intersection(*(set(checkpoint_epochs(d)) for d in run_dirs)), reverse=True):
-        states = [newest_loadable_checkpoint(d, p.device, [epoch], resumable) for p, d in zip(parts, run_dirs)]
-        if all(st is not None for st in states): return epoch, states     # else a corrupt one (warned): an earlier epoch
-    return 0, None
-
-def resume_members(parts, run_dirs, net, opt) -> tuple[int, list[list]]:
-    "Load the members' latest common checkpoints (if any) into `net` and `opt`; (epoch to start at, histories)."
-    epoch, states = common_checkpoints(parts, run_dirs)
-    if states is None: return 0, [[] for _ in parts]
-    with torch.no_grad():
-        for s, (p, st) in enumerate(zip(parts, states)):
-            net.W[s] = st['model']['W.weight']; net.V[s] = st['model']['V.weight']
-            p.optimizer.load_state_dict(st['optimizer'])
-            torch_opt = p.optimizer.optimizers[0]
-            opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
-            torch_opt.state.clear()
-    return epoch, [st['history'] for st in states]
+        trained = dict(zip(todo, train_members(ArithmeticMembers([cfgs[i] for i in todo]), [run_dirs[i] for i in todo],
+                                               progress))) if todo else {}
+        return [trained[i] if i in trained else load_run(run_dirs[i]) for i in range(len(cfgs))]

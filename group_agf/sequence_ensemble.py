@@ -6,26 +6,25 @@
 from __future__ import annotations
 
 import copy
-import math
-import time
 from pathlib import Path
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from .ensemble import check_members, common_checkpoints, write_member_run
+from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
 from .sequential.models import resolve_optimizer
 from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
                                       make_sequence_model)
-from .rundir import open_run_dirs, write_checkpoint
-from .train import NonFiniteWatch, TrainResult, _checkpoint, load_run, summarize
+from .rundir import open_run_dirs
+from .engine import SingleRun, TrainResult, train_members
+from .train import load_run
 
 # %% auto #0
 __all__ = ['SEQUENCE_MAY_DIFFER', 'SEQUENCE_ENSEMBLE_OPTIMIZERS', 'check_sequence_ensemble', 'ensemble_optimizer_kind',
-           'StackedModels', 'StackedSequenceOptimizer', 'member_sequence_metrics', 'train_sequence_ensemble',
-           'sequence_member_checkpoint', 'resume_sequence_members']
+           'StackedModels', 'StackedSequenceOptimizer', 'member_sequence_metrics', 'SequenceMembers',
+           'train_sequence_ensemble']
 
 # %% ../nbs/12b_sequence_ensemble.ipynb #58cb5c0d
 SEQUENCE_MAY_DIFFER = ('init_seed', 'learning_rate', 'init_scale')
@@ -138,8 +137,63 @@ def member_sequence_metrics(net: StackedModels, task, x: torch.Tensor, y: torch.
         metrics |= {f'power_{i}': power[:, i] for i in range(power.shape[1])}
     return metrics
 
-def _member_rows(net, parts, epoch: int, t0: float, lrs: list, stopped_at: list) -> list[dict]:
-    "One history row per member, in `fit`'s format (one host synchronization for all members)."
+# %% ../nbs/12b_sequence_ensemble.ipynb #e776c74f
+class SequenceMembers:
+    "The members of a sequence ensemble for the engine's loop: `StackedModels`, `StackedSequenceOptimizer`, early stops."
+    def __init__(self, cfgs: list):
+        self.parts = [build_sequence_run(c) for c in cfgs]
+        c0, p0 = self.c0, self.p0 = cfgs[0], self.parts[0]
+        self.net = StackedModels(p.model for p in self.parts)
+        degree = c0.degree if c0.degree is not None else p0.model.homogeneity_degree
+        self.opt = StackedSequenceOptimizer(self.net.params, self.net.neuron_axes, ensemble_optimizer_kind(c0, p0.model),
+                                            [c.learning_rate for c in cfgs], degree, c0.weight_decay, c0.grad_clip)
+        S = len(cfgs)
+        self.lrs, self.epoch = [c.learning_rate for c in cfgs], 0
+        self.stopped_at, self.initial, self.frozen = [None] * S, [None] * S, [False] * S
+
+    def step(self) -> torch.Tensor:
+        "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
+        x, y = _training_batch(self.p0)
+        losses = (self.net(x) - y).square().flatten(1).mean(1)
+        if self.c0.reduction_threshold is not None and self.epoch % self.c0.eval_interval == 0:
+            self._early_stop(losses.tolist())
+        grads = torch.autograd.grad(losses.sum(), list(self.net.params.values()), allow_unused=True)
+        self.opt.step(dict(zip(self.net.params, grads)))
+        self.epoch += 1
+        return losses.detach()
+
+    def _early_stop(self, values: list):
+        "Seed 003's rule, per member: stop once the loss is at most `reduction_threshold` x the first one."
+        for s, value in enumerate(values):
+            if self.frozen[s] or self.stopped_at[s] is not None: continue
+            if self.initial[s] is None: self.initial[s] = value
+            elif value <= self.c0.reduction_threshold * self.initial[s]: self.stopped_at[s] = self.epoch; self.opt.freeze(s)
+
+    def stopped(self) -> list: return list(self.stopped_at)
+    def freeze(self, s: int): self.frozen[s] = True; self.opt.freeze(s)
+    def metrics(self) -> list[dict]: return _member_rows(self.net, self.p0, self.lrs, self.stopped_at)
+
+    def checkpoint(self, s: int, epoch: int, history: list) -> dict:
+        "Member s's checkpoint in `train_sequence`'s format (weights, optimizer bookkeeping, sampler, history)."
+        p, shared = self.parts[s], self.p0.task.sampler
+        self.net.load_member_(s, p.model)
+        p.optimizer.steps = self.stopped_at[s] if self.stopped_at[s] is not None else epoch   # no step once stopped
+        p.optimizer.initial_loss, p.optimizer.stopped_at = self.initial[s], self.stopped_at[s]
+        if shared is not None: p.task.sampler.load_state_dict(shared.state_dict())
+        return SingleRun(p).checkpoint(0, epoch, history)
+
+    def restore(self, states: list[dict]):
+        "Every member's weights and early-stop bookkeeping, and the shared sampler, from their checkpoints."
+        with torch.no_grad():
+            for s, state in enumerate(states):
+                for k, v in state['model'].items(): self.net.params[k][s] = v
+        if self.p0.task.sampler is not None: self.p0.task.sampler.load_state_dict(states[0]['optimizer']['sampler'])
+        self.initial = [st['optimizer'].get('initial_loss') for st in states]
+        self.epoch = states[0]['epoch']
+
+# %% ../nbs/12b_sequence_ensemble.ipynb #ba2dbc99
+def _member_rows(net, parts, lrs: list, stopped_at: list) -> list[dict]:
+    "One history row per member, in `train_sequence`'s format (one host synchronization for all members)."
     splits = []
     for split, x, y in (('train', parts.x_train, parts.y_train), ('test', parts.x_test, parts.y_test)):
         track = parts.config.track_power and split == 'train'
@@ -147,13 +201,12 @@ def _member_rows(net, parts, epoch: int, t0: float, lrs: list, stopped_at: list)
                        for k, v in member_sequence_metrics(net, parts.task, x, y, track).items()})
     names = [*splits[0], *splits[1]]
     table = torch.stack([v for d in splits for v in d.values()], 1).cpu().tolist()
-    t = round(time.perf_counter() - t0, 3)
     rows = []
     for row, stop, lr in zip(table, stopped_at, lrs):
         values = dict(zip(names, row))
         stop = {} if stop is None else {'stopped_at': float(stop)}     # where `fit` logs it: after the train metrics
         train = {k: values[k] for k in splits[0]}
-        rows.append({'epoch': epoch} | train | stop | {k: values[k] for k in splits[1]} | {'lr': lr, 'elapsed_s': t})
+        rows.append(train | stop | {k: values[k] for k in splits[1]} | {'lr': lr})
     return rows
 
 # %% ../nbs/12b_sequence_ensemble.ipynb #0e2b703a
@@ -165,7 +218,8 @@ def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> li
         raise ValueError(f"run_dirs: got {len(run_dirs)} folders for {len(cfgs)} configs; allowed: one per config")
     with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
         todo = [i for i, s in enumerate(summaries) if s is None]
-        trained = dict(zip(todo, _train_sequence_members([cfgs[i] for i in todo], [run_dirs[i] for i in todo], progress))) if todo else {}
+        members = SequenceMembers([cfgs[i] for i in todo]) if todo else None
+        trained = dict(zip(todo, map(add_staircase, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
         return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
                 for i in range(len(cfgs))]
 
@@ -173,90 +227,3 @@ def _training_batch(parts) -> tuple[torch.Tensor, torch.Tensor]:
     "The full training set, or a fresh online batch (the members share the sampler, as they share `data_seed`)."
     if parts.task.sampler is None: return parts.x_train, parts.y_train
     return parts.task.encode_batch(parts.task.sampler.sample()[0], parts.config.return_all_outputs)
-
-def _train_sequence_members(cfgs, run_dirs, progress) -> list[TrainResult]:
-    "The vectorized loop over the members in `cfgs`."
-    from tqdm.auto import tqdm
-    parts = [build_sequence_run(c) for c in cfgs]
-    c0, p0, S = cfgs[0], parts[0], len(cfgs)
-    kind = ensemble_optimizer_kind(c0, p0.model)
-    net = StackedModels(p.model for p in parts)
-    degree = c0.degree if c0.degree is not None else p0.model.homogeneity_degree
-    opt = StackedSequenceOptimizer(net.params, net.neuron_axes, kind, [c.learning_rate for c in cfgs], degree,
-                                   c0.weight_decay, c0.grad_clip)
-    start, histories, initial = resume_sequence_members(parts, run_dirs, net)
-    status, stopped_at, lrs, results = ['completed'] * S, [None] * S, [c.learning_rate for c in cfgs], [None] * S
-    watch = NonFiniteWatch(start, S, p0.device)
-    t0 = time.perf_counter() - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
-    bar = tqdm(range(start, c0.num_epochs + 1), initial=start, total=c0.num_epochs + 1, disable=not progress,
-               desc=f"{p0.name} x{S}", leave=False, mininterval=1.0)
-    for epoch in bar:
-        due = [status[s] == 'completed' and (epoch == stopped_at[s] + 1 if stopped_at[s] is not None else
-               epoch % c0.eval_interval == 0 or epoch == c0.num_epochs) and (not histories[s] or histories[s][-1]['epoch'] != epoch)
-               for s in range(S)]
-        if any(due):
-            rows = _member_rows(net, p0, epoch, t0, lrs, stopped_at)
-            diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
-            for s, row in enumerate(rows):
-                if not due[s]: continue
-                histories[s].append(row)
-                if diverged_at[s] is not None: status[s] = 'diverged'; opt.freeze(s)
-                if status[s] == 'diverged' or stopped_at[s] is not None:     # finished now: its folder is written now
-                    results[s] = _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s],
-                                                time.perf_counter() - t0, run_dirs[s], diverged_at[s])
-        running = [status[s] == 'completed' and stopped_at[s] is None for s in range(S)]
-        if epoch == c0.num_epochs or not any(running):
-            break
-        if ((c0.save_interval and epoch % c0.save_interval == 0) or epoch < c0.init_save_range) and any(run_dirs):
-            _save_members(parts, net, run_dirs, running, watch.first(), epoch, histories, initial)
-        x, y = _training_batch(p0)
-        losses = (net(x) - y).square().flatten(1).mean(1)
-        watch.update(losses)
-        if c0.reduction_threshold is not None and epoch % c0.eval_interval == 0:
-            for s, value in enumerate(losses.tolist()):
-                if status[s] != 'completed' or stopped_at[s] is not None: continue
-                if initial[s] is None: initial[s] = value
-                elif value <= c0.reduction_threshold * initial[s]: stopped_at[s] = epoch; opt.freeze(s)
-        grads = torch.autograd.grad(losses.sum(), list(net.params.values()), allow_unused=True)
-        opt.step(dict(zip(net.params, grads)))
-    bar.close()
-    wall = time.perf_counter() - t0
-    return [r or _member_result(parts, net, s, histories[s], status[s], initial[s], stopped_at[s], wall, run_dirs[s])
-            for s, r in enumerate(results)]
-
-def _save_members(parts, net, run_dirs, running, first_nonfinite, epoch, histories, initial):
-    "Checkpoint every running member that has a folder, except one whose loss already went non-finite."
-    for s, d in enumerate(run_dirs):
-        if d is not None and running[s] and first_nonfinite[s] is None:
-            write_checkpoint(d, sequence_member_checkpoint(parts, net, s, epoch, histories[s], initial[s], None))
-
-def sequence_member_checkpoint(parts: list, net: StackedModels, s: int, epoch: int, history: list, initial_loss,
-                               stopped_at) -> dict:
-    "Member s's checkpoint in `train_sequence`'s format (weights, optimizer bookkeeping, sampler, history): resumable alone."
-    p, shared = parts[s], parts[0].task.sampler
-    net.load_member_(s, p.model)
-    p.optimizer.steps, p.optimizer.initial_loss, p.optimizer.stopped_at = epoch, initial_loss, stopped_at
-    if shared is not None: p.task.sampler.load_state_dict(shared.state_dict())
-    return _checkpoint(p, epoch, history)
-
-def resume_sequence_members(parts: list, run_dirs: list, net: StackedModels) -> tuple[int, list[list], list]:
-    "Load the members' latest common checkpoints (if any) into `net`; (epoch to start at, histories, initial losses)."
-    epoch, states = common_checkpoints(parts, run_dirs)
-    if states is None: return 0, [[] for _ in parts], [None] * len(parts)
-    with torch.no_grad():
-        for s, state in enumerate(states):
-            for k, v in state['model'].items(): net.params[k][s] = v
-    if parts[0].task.sampler is not None: parts[0].task.sampler.load_state_dict(states[0]['optimizer']['sampler'])
-    return epoch, [st['history'] for st in states], [st['optimizer'].get('initial_loss') for st in states]
-
-def _member_result(parts, net, s, history, status, initial_loss, stopped_at, wall_s, run_dir, diverged_at=None) -> TrainResult:
-    "Member s as the `TrainResult` of its single run, with its staircase report and (if any) its run folder."
-    steps = stopped_at if stopped_at is not None else history[-1]['epoch']     # no step is taken once stopped
-    state = sequence_member_checkpoint(parts, net, s, steps, history, initial_loss, stopped_at) | {'epoch': history[-1]['epoch']}
-    p = parts[s]
-    summary = summarize(history, status, wall_s, p)
-    if stopped_at is not None: summary['stopped_early_at'] = stopped_at
-    if status == 'diverged': summary['diverged_at'] = diverged_at
-    result = TrainResult(p.config, p.model, history, summary, run_dir, p)
-    write_member_run(result, state)
-    return add_staircase(result)

@@ -9,11 +9,9 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import math
 import os
-import time
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +21,17 @@ from .models import GroupArithmeticNet, make_loss
 from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
 from .tasks import (GROUP_TYPES, Task, check_choice, check_float, check_int, load_split, make_task,
                              split_indices, task_test_size)
-from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, latest_checkpoint, newest_loadable_checkpoint,
-                              open_run_dirs, read_json, write_checkpoint, write_csv, write_json)
+from .rundir import RunFolderError, read_json
+from .engine import RunParts, TrainResult, fit, reload_run
+# Re-exported: code written before the engine (05c) and the run-folder module (05b) imports these from here.
+from .rundir import atomic_write, checkpoint_epochs, latest_checkpoint, write_checkpoint, write_csv, write_json
+from .engine import NonFiniteWatch, TrainingDiverged, stored_result, summarize
 
 # %% auto #0
 __all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'coerce_value', 'unknown_key_message',
            'check_field_types', 'validate_config', 'resolve_device', 'make_config', 'evaluate',
-           'classification_metrics', 'kernel_stats', 'RunParts', 'arithmetic_loss_step', 'build_run', 'run_name',
-           'TrainingDiverged', 'TrainResult', 'summarize', 'NonFiniteWatch', 'train', 'fit', 'resumable',
-           'stored_result', 'load_run']
+           'classification_metrics', 'kernel_stats', 'arithmetic_loss_step', 'build_run', 'run_name', 'train',
+           'load_run']
 
 # %% ../nbs/06_train.ipynb #eb52b510
 ACTIVATION_NAMES = ('sqr', 'relu', 'silu', 'relusqr', 'gelu', 'tanh', 'linear')
@@ -259,26 +259,6 @@ def kernel_stats(model, x: torch.Tensor, y: torch.Tensor) -> dict:
             'FFt_diag_avg': d2, 'FFt_off_diag_avg': o2, 'dF_norm': torch.linalg.norm((Y - F_ @ V.T) @ V)}
 
 # %% ../nbs/06_train.ipynb #67ddc576
-@dataclass
-class RunParts:
-    "Everything a training run needs, built from a config; `loss_step` and `split_metrics` make the loop generic."
-    config: typing.Any               # TrainConfig here; other model families bring their own config dataclass
-    task: typing.Any
-    train_idx: np.ndarray
-    test_idx: np.ndarray
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    model: torch.nn.Module
-    optimizer: object
-    scheduler: object
-    loss_fn: typing.Callable
-    device: torch.device
-    loss_step: typing.Callable = None       # loss_step(parts) -> training loss with graph (forward on the train split)
-    split_metrics: typing.Callable = None   # split_metrics(parts, x, y) -> {'loss': t, 'acc': t, ...} as device tensors
-    name: str = ''
-
 def arithmetic_loss_step(parts: RunParts) -> torch.Tensor:
     "Training loss of a `GroupArithmeticNet`, solving the top layer by ridge regression first if `set_weight_reg`."
     m, cfg = parts.model, parts.config
@@ -320,178 +300,15 @@ def run_name(cfg: TrainConfig) -> str:
     readable = '_'.join(changed)[:80].replace('/', '-').replace(' ', '') or 'defaults'
     return f"{readable}_{digest}"
 
-# %% ../nbs/06_train.ipynb #560c56b3
-class TrainingDiverged(RuntimeError):
-    "Raised when the loss becomes NaN or infinite; the run folder keeps the record."
-
-@dataclass
-class TrainResult:
-    "Outcome of `train`: the model, per-evaluation history, summary and the run folder (if any)."
-    config: TrainConfig
-    model: GroupArithmeticNet
-    history: list
-    summary: dict
-    run_dir: Path | None
-    parts: RunParts = field(repr=False, default=None)
-
-def _first_epoch(history, key) -> int | None:
-    "First evaluated epoch where history[key] reached 1.0 (100% accuracy)."
-    return next((h['epoch'] for h in history if (h.get(key) or 0) >= 1.0), None)
-
-def summarize(history: list, status: str, wall_s: float, parts: RunParts) -> dict:
-    "Final and best metrics, epochs to 100% train/test accuracy, sizes and timing of a run."
-    last = history[-1] if history else {}
-    finite = [h['test_acc'] for h in history if h.get('test_acc') is not None and not math.isnan(h['test_acc'])]
-    return dict(status=status, task=parts.name, n_train=len(parts.train_idx), n_test=len(parts.test_idx),
-                epochs=last.get('epoch', 0), final=last, best_test_acc=max(finite, default=None),
-                epoch_train_100=_first_epoch(history, 'train_acc'), epoch_test_100=_first_epoch(history, 'test_acc'),
-                wall_s=round(wall_s, 3), device=str(parts.device))
-
-def _checkpoint(parts: RunParts, epoch: int, history: list) -> dict:
-    "State to resume from: model, optimizer, schedule, epoch and history (plain containers: loads with weights_only)."
-    return dict(epoch=epoch, model=parts.model.state_dict(), optimizer=parts.optimizer.state_dict(),
-                scheduler=parts.scheduler.state_dict(), history=history, config=parts.config.to_dict())
-
-# %% ../nbs/06_train.ipynb #e9b03be6
-class NonFiniteWatch:
-    "First epoch of a NaN/infinite training loss (one, or one per member), tracked on the device without host syncs."
-    def __init__(self, start: int, n: int | None = None, device='cpu'):
-        shape = () if n is None else (n,)
-        self.start, self.scalar = start, n is None
-        self.ok = torch.ones(shape, dtype=torch.bool, device=device)      # every loss so far finite
-        self.steps = torch.zeros(shape, dtype=torch.long, device=device)  # finite losses before the first bad one
-
-    def update(self, loss: torch.Tensor):
-        "Record the training loss of the next epoch (device ops only)."
-        self.ok.logical_and_(torch.isfinite(loss.detach()))
-        self.steps.add_(self.ok)
-
-    def first(self) -> list:
-        "Per member, the first epoch whose training loss was not finite, or None (one host synchronisation)."
-        ok, steps = self.ok.reshape(-1).tolist(), self.steps.reshape(-1).tolist()
-        return [None if o else self.start + n for o, n in zip(ok, steps)]
-
-    def diverged_at(self, logged_losses: list, epoch: int) -> list:
-        "Per member: the first non-finite epoch, else `epoch` if its logged loss is not finite, else None."
-        return [f if f is not None else (None if math.isfinite(l) else epoch) for f, l in zip(self.first(), logged_losses)]
-
 # %% ../nbs/06_train.ipynb #37e807ff
-def _log_row(parts: RunParts, epoch: int, t0: float) -> dict:
-    "Evaluate the train and test splits with `parts.split_metrics` and return one history row of numbers."
-    values = {}
-    for split, x, y in (('train', parts.x_train, parts.y_train), ('test', parts.x_test, parts.y_test)):
-        for k, v in parts.split_metrics(parts, x, y).items():
-            values[f'{split}_{k}' if k in ('loss', 'acc') else k] = v
-    row = {'epoch': epoch} | {k: float(v) for k, v in values.items()}   # the one host synchronisation
-    return row | {'lr': parts.optimizer.param_groups[0]['lr'], 'elapsed_s': round(time.perf_counter() - t0, 3)}
-
-def _train_step(parts: RunParts) -> torch.Tensor:
-    "One full-batch step: loss, backward, optimizer step, the model's projections (if any), schedule."
-    parts.optimizer.zero_grad()
-    loss = parts.loss_step(parts)
-    loss.backward()
-    parts.optimizer.step()
-    if hasattr(parts.model, 'post_step_'): parts.model.post_step_()
-    parts.scheduler.step()
-    return loss
-
 def train(config: TrainConfig | dict | None = None, run_dir=None, task: Task | None = None,
           progress: bool = True, **overrides) -> TrainResult:
     "Train one model (full batch) from a config; write and resume the run folder `run_dir` if given."
     cfg = make_config(config, **overrides)
     return fit(cfg, lambda c: build_run(c, task), run_dir, progress)
 
-def fit(cfg, builder: typing.Callable, run_dir=None, progress: bool = True) -> TrainResult:
-    "The training loop for any model family: `builder(cfg)` gives the `RunParts`; resumes `run_dir` (locked meanwhile)."
-    if run_dir is None: return _fit(cfg, builder(cfg), None, progress)
-    run_dir = Path(run_dir)
-    with open_run_dirs([run_dir], [cfg]) as (summary,):
-        if summary is not None: return stored_result(run_dir, cfg, summary, builder)
-        return _fit(cfg, builder(cfg), run_dir, progress)
-
-def resumable(state: dict) -> bool:
-    "Whether a checkpoint can be resumed from: it has the optimizer's state and its last logged loss is finite."
-    history = state.get('history') or [{}]
-    return 'optimizer' in state and math.isfinite(history[-1].get('train_loss', 0.0))
-
-def _resume(parts: RunParts, run_dir) -> tuple[list, int]:
-    "Load the newest resumable checkpoint of `run_dir` (if any) into `parts`; (history, epoch to start at)."
-    state = newest_loadable_checkpoint(run_dir, parts.device, accept=resumable) if run_dir else None
-    if state is None: return [], 0
-    parts.model.load_state_dict(state['model']); parts.optimizer.load_state_dict(state['optimizer'])
-    parts.scheduler.load_state_dict(state['scheduler'])
-    return state['history'], state['epoch']
-
-def _fit(cfg, parts: RunParts, run_dir: Path | None, progress: bool) -> TrainResult:
-    "Resume from `run_dir` (if any), then train epoch by epoch, logging, checkpointing and watching for NaN."
-    from tqdm.auto import tqdm
-    history, start = _resume(parts, run_dir)
-    t0, status, diverged_at = time.perf_counter() - (history[-1]['elapsed_s'] if history else 0), 'completed', None
-    watch = NonFiniteWatch(start, device=parts.device)
-    bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
-               desc=parts.name, leave=False, mininterval=1.0)
-    for epoch in bar:
-        stopped = getattr(parts.optimizer, 'stopped_at', None) is not None   # early stopping by the optimizer
-        last = epoch == cfg.num_epochs or stopped
-        # evaluate: one history row, the metrics file, the NaN check (one host synchronisation)
-        if (epoch % cfg.eval_interval == 0 or last) and (not history or history[-1]['epoch'] != epoch):
-            history.append(_log_row(parts, epoch, t0))
-            bar.set_postfix({k: f"{history[-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc') if k in history[-1]})
-            if run_dir is not None: write_csv(run_dir / 'metrics.csv', history)
-            diverged_at = watch.diverged_at([history[-1]['train_loss']], epoch)[0]
-            if diverged_at is not None:
-                status = 'diverged'; break
-        # checkpoint (never of a model whose loss has already gone non-finite)
-        if (cfg.save_interval and epoch % cfg.save_interval == 0) or epoch < cfg.init_save_range or last:
-            if run_dir is not None and watch.first()[0] is None: write_checkpoint(run_dir, _checkpoint(parts, epoch, history))
-        if last: break
-        # step
-        watch.update(_train_step(parts))
-    bar.close()
-    return _conclude(cfg, parts, history, status, diverged_at, time.perf_counter() - t0, run_dir)
-
-# %% ../nbs/06_train.ipynb #3c71785c
-def _conclude(cfg, parts: RunParts, history: list, status: str, diverged_at, wall_s: float, run_dir) -> TrainResult:
-    "Summarize a finished loop, write the run folder's summary and figure; raise `TrainingDiverged` if it diverged."
-    summary = summarize(history, status, wall_s, parts)
-    if getattr(parts.optimizer, 'stopped_at', None) is not None: summary['stopped_early_at'] = parts.optimizer.stopped_at
-    if status == 'diverged': summary['diverged_at'] = diverged_at
-    result = TrainResult(cfg, parts.model, history, summary, run_dir, parts)
-    if run_dir is not None: _finish_run_dir(result)
-    if status == 'diverged':
-        raise TrainingDiverged(f"{parts.name}: loss became non-finite at epoch {diverged_at} (train loss "
-                               f"{history[-1]['train_loss']} at the evaluation of epoch {history[-1]['epoch']}; "
-                               f"learning_rate={getattr(cfg, 'learning_rate', '?')}); record written to {run_dir}")
-    return result
-
-def _finish_run_dir(result: TrainResult):
-    "Write the summary and the loss/accuracy figure of a finished run."
-    from group_agf.viz import plot_training_curves
-    import matplotlib.pyplot as plt
-    fig = plot_training_curves(result.history, title=result.summary['task'])
-    atomic_write(result.run_dir / 'curves.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
-    plt.close(fig)
-    write_json(result.run_dir / 'summary.json', result.summary)
 
 # %% ../nbs/06_train.ipynb #d1ef5b0e
-def stored_result(run_dir, cfg, summary: dict, builder: typing.Callable) -> TrainResult:
-    "The `TrainResult` stored in a finished run folder; `TrainingDiverged` again if it diverged."
-    if summary.get('status') == 'diverged':
-        raise TrainingDiverged(f"{summary.get('task')}: diverged at epoch {summary.get('diverged_at', summary.get('epochs'))} "
-                               f"(stored in {Path(run_dir) / 'summary.json'}); the same configuration diverges the same "
-                               f"way: change it (e.g. a smaller learning_rate) to train again")
-    return _reload(run_dir, cfg, summary, builder)
-
-def _reload(run_dir, cfg, summary: dict, builder: typing.Callable) -> TrainResult:
-    "A finished run folder's result: the model and history of its newest loadable checkpoint, and its summary."
-    parts = builder(cfg)
-    state = newest_loadable_checkpoint(run_dir, parts.device)
-    if state is None: raise RunFolderError(f"run folder {run_dir}: finished, but no checkpoint loads")
-    parts.model.load_state_dict(state['model'])
-    history, final = state['history'], summary.get('final') or {}
-    if history and history[-1]['epoch'] == final.get('epoch'): summary = summary | dict(final=history[-1])  # NaN, not null
-    return TrainResult(cfg, parts.model, history, summary, Path(run_dir), parts)
-
 def load_run(run_dir, builder: typing.Callable = build_run, config_type: type = TrainConfig) -> TrainResult:
     "Reload a finished run folder: config, history, summary and the model of its newest loadable checkpoint."
     run_dir = Path(run_dir)
@@ -499,4 +316,4 @@ def load_run(run_dir, builder: typing.Callable = build_run, config_type: type = 
     if data is None or summary is None:
         raise RunFolderError(f"run folder {run_dir}: no readable config.json and summary.json (unfinished: train it to resume)")
     cfg = make_config(data) if config_type is TrainConfig else config_type(**data)
-    return _reload(run_dir, cfg, summary, builder)
+    return reload_run(run_dir, cfg, summary, builder)

@@ -66,6 +66,7 @@ def plot_training_curves(history: list, title: str = ''):
     ax_loss = axs[0, 0]
     epochs = [h['epoch'] for h in history]
     for split, color in (('train', 'tab:blue'), ('test', 'tab:orange')):
+        if f'{split}_loss' not in history[0]: continue
         ax_loss.plot(epochs, [h[f'{split}_loss'] for h in history], color=color, label=split)
         if has_acc: axs[0, 1].plot(epochs, [h[f'{split}_acc'] for h in history], color=color, label=split)
     if all(h['train_loss'] > 0 for h in history): ax_loss.set_yscale('log')
