@@ -445,9 +445,9 @@ def build(out='_site', only=None, timeout=600, verbose=True, jobs=2, search=True
             print(f'{str(p.relative_to(NBS)):36s} -> {out / name}  ({time.time() - t0:.1f}s)', flush=True)
         return p, None
 
-    # The slowest notebooks first, so two workers finish together; results in notebook order.
+    # The slowest notebooks first (tutorials, then by length), so the workers finish together; results in notebook order.
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        results = dict(pool.map(one, sorted(paths, key=lambda p: -len(nbs[p].cells))))
+        results = dict(pool.map(one, sorted(paths, key=lambda p: (p.parent.name != "tutorials", -len(nbs[p].cells)))))
     written = [page_name(p) for p in paths if results[p] is None]
     fix_doclinks(out, written)
     if search and written:
