@@ -32,9 +32,17 @@ run: setup
 	$(BIN)/group-agf train
 
 # Every notebook executes once, in the docs build (it fails if any cell raises, as nbdev_test would: same notebooks,
-# IN_TEST=1, tst_flags cells skipped); pytest then checks that site instead of executing the notebooks again.
-test: setup sync docs
-	GROUP_AGF_SITE=$(abspath $(SITE)) $(BIN)/python -m pytest test/ -q
+# IN_TEST=1, tst_flags cells skipped). The other tests run beside it (they wait on subprocesses much of the time;
+# their output is shown when they finish); then the tests of the built site (test/test_site*.py, headless Chromium
+# included) check that one site instead of executing the notebooks again.
+test: setup sync
+	@log=$$(mktemp); \
+	$(BIN)/python -m pytest test/ -q --ignore-glob='test/test_site*.py' > $$log 2>&1 & tests=$$!; \
+	$(BIN)/python tools/build_docs.py --out $(SITE); docs=$$?; \
+	wait $$tests; other=$$?; cat $$log; rm -f $$log; \
+	[ $$docs -eq 0 ] || { echo "FAIL: a notebook cell raised (docs build above)" >&2; exit 1; }; \
+	[ $$other -eq 0 ] || { echo "FAIL: pytest (output above)" >&2; exit 1; }; \
+	GROUP_AGF_SITE=$(abspath $(SITE)) $(BIN)/python -m pytest test/test_site*.py -q -rs
 
 # Notebooks are clean and the exported package is in sync with nbs/ (neither command may change a file).
 sync: setup
