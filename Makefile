@@ -42,7 +42,7 @@ test: setup sync
 	wait $$tests; other=$$?; cat $$log; rm -f $$log; \
 	[ $$docs -eq 0 ] || { echo "FAIL: a notebook cell raised (docs build above)" >&2; exit 1; }; \
 	[ $$other -eq 0 ] || { echo "FAIL: pytest (output above)" >&2; exit 1; }; \
-	GROUP_AGF_SITE=$(abspath $(SITE)) $(BIN)/python -m pytest test/test_site*.py -q -rs
+	GROUP_AGF_SITE=$(abspath $(SITE)) $(BIN)/python -m pytest test/test_site*.py -q -rs -s
 
 # Notebooks are clean and the exported package is in sync with nbs/ (neither command may change a file).
 sync: setup

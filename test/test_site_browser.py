@@ -105,35 +105,26 @@ def _severe(drv):
     return [e for e in drv.get_log('browser') if e.get('level') == 'SEVERE']
 
 
-def test_site_in_chromium(served, browser):
-    site, base = served
-    from selenium.webdriver.common.by import By
+def inspect(browser, url):
+    "Open `url` and return what the reader gets: ids, links, math counts, console errors, raw LaTeX in visible text."
     from selenium.webdriver.support.ui import WebDriverWait
-    pages = expected_pages()
-    seen, errors, raw, math = {}, {}, {}, {}
-    for page in pages:
-        browser.get(base + page)
-        WebDriverWait(browser, 30).until(lambda d: d.execute_script('return document.readyState') == 'complete')
-        info = json.loads(browser.execute_script(INSPECT))
-        seen[page] = info
-        if errs := _severe(browser):
-            errors[page] = [e['message'] for e in errs]
-        hits = {m.group(0) for t in info['texts'] + info['blocks'] for m in RAW_MATH.finditer(t)}
-        if hits:
-            raw[page] = sorted(hits)[:10]
-        math[page] = (info['maths'], info['sized'])
-        assert info['title'], page
-    assert not errors, f'console errors: {errors}'
-    assert not raw, f'unrendered LaTeX in visible text: {raw}'
+    browser.get(url)
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script('return document.readyState') == 'complete')
+    info = json.loads(browser.execute_script(INSPECT))
+    info['errors'] = [e['message'] for e in _severe(browser)]
+    info['raw'] = sorted({m.group(0) for t in info['texts'] + info['blocks'] for m in RAW_MATH.finditer(t)})
+    return info
 
-    # Every internal link: the target page exists (a built page, or a file of the site) and so does its anchor.
+
+def broken_links(seen, base, site):
+    "Internal links of the inspected pages whose page (a page seen, or a file of the site) or anchor is missing."
     ids = {p: set(i['ids']) for p, i in seen.items()}
-    broken, n_links = [], 0
+    broken, n = [], 0
     for page, info in seen.items():
         for href in info['links']:
             if urlparse(href).netloc != urlparse(base).netloc:
                 continue
-            n_links += 1
+            n += 1
             url, frag = urldefrag(href)
             target = urlparse(url).path.lstrip('/') or 'index.html'
             if target in ids:
@@ -141,6 +132,45 @@ def test_site_in_chromium(served, browser):
                     broken.append(f'{page} -> {target}#{frag} (no such anchor)')
             elif not (site / target).is_file():
                 broken.append(f'{page} -> {target} (no such file)')
+    return broken, n
+
+
+def test_the_checks_catch_a_broken_page(browser, tmp_path):
+    "The checks below are not vacuous: raw LaTeX, a console error and broken links on a page are all reported."
+    (tmp_path / 'a.html').write_text(
+        '<html><head><title>a</title><script>console.error("boom")</script></head><body><main>'
+        '<p>raw $\\frac{1}{|G|}$ and <em>\\mathbb{Z}</em></p><pre>$code is fine$</pre>'
+        '<math><mi>x</mi></math><a href="a.html#nowhere">x</a><a href="gone.html">y</a><h2 id="here">h</h2>'
+        '<a href="a.html#here">ok</a></main></body></html>')
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f'http://127.0.0.1:{httpd.server_address[1]}/'
+        info = inspect(browser, base + 'a.html')
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert info['raw'] == ['$\\frac{1}{|G|}$', '\\mathbb'] and info['maths'] == 1
+    assert any('boom' in e for e in info['errors'])
+    broken, n = broken_links({'a.html': info}, base, tmp_path)
+    assert n == 3 and sorted(broken) == ['a.html -> a.html#nowhere (no such anchor)', 'a.html -> gone.html (no such file)']
+
+
+def test_site_in_chromium(served, browser):
+    site, base = served
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    pages = expected_pages()
+    seen = {page: inspect(browser, base + page) for page in pages}
+    assert all(i['title'] for i in seen.values())
+    errors = {p: i['errors'] for p, i in seen.items() if i['errors']}
+    raw = {p: i['raw'][:10] for p, i in seen.items() if i['raw']}
+    math = {p: (i['maths'], i['sized']) for p, i in seen.items()}
+    assert not errors, f'console errors: {errors}'
+    assert not raw, f'unrendered LaTeX in visible text: {raw}'
+
+    # Every internal link: the target page exists (a built page, or a file of the site) and so does its anchor.
+    broken, n_links = broken_links(seen, base, site)
     assert not broken, f'{len(broken)} broken links: {broken[:20]}'
 
     # Math: MathML elements on the pages whose notebooks have math, each laid out (width > 0).
@@ -171,5 +201,8 @@ def test_site_in_chromium(served, browser):
         browser.get(base + page)
         browser.save_screenshot(str(site / name))
         assert (site / name).stat().st_size > 10_000
+    report = {'pages': len(pages), 'internal_links': n_links, 'math_elements': n_math, 'unrendered_spans': 0,
+              'console_errors': 0, 'search_irreps_results': len(hits), 'screenshots': ['screenshot_index.png', 'screenshot_tutorial.png']}
+    (site / 'browser_check.json').write_text(json.dumps(report, indent=1))
     print(f'\nbrowser: {len(pages)} pages, {n_links} internal links, {n_math} math elements, 0 unrendered spans, '
           f'search "irreps" -> {len(hits)} results; screenshots in {site}')
