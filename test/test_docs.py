@@ -81,7 +81,8 @@ See `irreps`, `irreps()`, `FiniteGroup.compose`, `group_agf.sequential.train_seq
 def test_render_math_links_and_navigation():
     nb = _nb(nbformat.v4.new_markdown_cell(MD), nbformat.v4.new_code_cell('#| echo: false\nshow_doc(f)'))
     nb.cells[-1].outputs = [nbformat.v4.new_output('display_data', data={
-        'text/markdown': '### f\n\n> f (x)\n\n*Power $P_\\rho$ of `irreps` output*', 'text/plain': 'f'})]
+        'text/markdown': '[source](https://github.com/group-agf/group_agf/blob/main/group_agf/fourier.py#LNone)\n\n'
+                         '### irreps\n\n> irreps (G)\n\n*Power $P_\\rho$ of `irreps` output, shape (..., *S, n)*', 'text/plain': 'f'})]
     pages = [('index.html', 'Home'), ('fourier.html', 'Fourier'), ('tutorial_x.html', 'X')]
     body = build_docs.render(nb, pages, 'fourier.html', 'site')
     text = _text(body)
@@ -94,12 +95,18 @@ def test_render_math_links_and_navigation():
     assert '<code>not_a_name</code>' in body and 'doclink" href="fourier.html#irreps"><code>irreps</code></a> stays' not in body
     assert re.search(r'<a href="fourier.html" aria-current="page"', body) and body.count(' aria-current="page"') == 1
     assert 'rel="prev" href="index.html"' in body and 'rel="next" href="tutorial_x.html"' in body
+    assert '#LNone' not in body and re.search(r'fourier.py#L\d+"', body)  # show_doc's source line
+    assert re.search(r'<em>Power <math .*</math> of <a .*</a> output, shape \(\.\.\., \*S, n\)</em>', body)
     assert 'mathjax' not in body.lower() and 'require.js' not in body and 'cdnjs' not in body
 
 
 def test_unconvertible_math_stops_the_build():
     with pytest.raises(ValueError, match='latex2mathml cannot convert'):
         build_docs.mathml(r'\frac{1}{')
+    with pytest.raises(ValueError, match=r'unrendered'):  # an unknown command would show as raw text
+        build_docs.mathml(r'\foo x')
+    for tex in [r'\arg\max_\rho P', r'\lceil\text{test\_size}\cdot n\rceil', r'\big\|\tilde o\big\|^2', r'\operatorname*{argmin}']:
+        assert '\\' not in re.sub(r'<[^>]+>', '', build_docs.mathml(tex)), tex
 
 
 def test_doclinks_fall_back_to_an_anchor_that_exists(tmp_path):

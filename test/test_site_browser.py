@@ -84,6 +84,7 @@ INSPECT = r'''
 const ids = Array.from(document.querySelectorAll('[id], a[name]')).map(e => e.id || e.getAttribute('name'));
 const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
 const maths = document.querySelectorAll('math').length;
+const mathRaw = Array.from(document.querySelectorAll('math')).map(m => m.textContent).filter(t => /\\[A-Za-z|_]/.test(t));
 const sized = Array.from(document.querySelectorAll('math')).filter(m => m.getBoundingClientRect().width > 0).length;
 const skip = 'pre, code, script, style, math, .jp-OutputArea-output pre';
 const texts = [];
@@ -97,7 +98,7 @@ while (walk.nextNode()) {
 // Visible prose block by block (a `$...$` split by emphasis would span text nodes).
 const blocks = Array.from(document.querySelectorAll('main p, main li, main h1, main h2, main h3, main h4, main td, main th, main blockquote, #docs-nav'))
   .map(b => { const c = b.cloneNode(true); c.querySelectorAll(skip).forEach(e => e.remove()); return c.textContent; });
-return JSON.stringify({ids, links, maths, sized, texts, blocks, title: document.title});
+return JSON.stringify({ids, links, maths, sized, texts, blocks, mathRaw, title: document.title});
 '''
 
 
@@ -112,7 +113,8 @@ def inspect(browser, url):
     WebDriverWait(browser, 30).until(lambda d: d.execute_script('return document.readyState') == 'complete')
     info = json.loads(browser.execute_script(INSPECT))
     info['errors'] = [e['message'] for e in _severe(browser)]
-    info['raw'] = sorted({m.group(0) for t in info['texts'] + info['blocks'] for m in RAW_MATH.finditer(t)})
+    info['raw'] = sorted({m.group(0) for t in info['texts'] + info['blocks'] for m in RAW_MATH.finditer(t)} |
+                         {f'in MathML: {t}' for t in info['mathRaw']})  # a command latex2mathml passed through
     return info
 
 
@@ -140,7 +142,7 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
     (tmp_path / 'a.html').write_text(
         '<html><head><title>a</title><script>console.error("boom")</script></head><body><main>'
         '<p>raw $\\frac{1}{|G|}$ and <em>\\mathbb{Z}</em></p><pre>$code is fine$</pre>'
-        '<math><mi>x</mi></math><a href="a.html#nowhere">x</a><a href="gone.html">y</a><h2 id="here">h</h2>'
+        '<math><mi>x</mi></math><math><mi>\\argmax</mi></math><a href="a.html#nowhere">x</a><a href="gone.html">y</a><h2 id="here">h</h2>'
         '<a href="a.html#here">ok</a></main></body></html>')
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(tmp_path)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -150,7 +152,7 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert info['raw'] == ['$\\frac{1}{|G|}$', '\\mathbb'] and info['maths'] == 1
+    assert info['raw'] == ['$\\frac{1}{|G|}$', '\\mathbb', 'in MathML: \\argmax'] and info['maths'] == 2
     assert any('boom' in e for e in info['errors'])
     broken, n = broken_links({'a.html': info}, base, tmp_path)
     assert n == 3 and sorted(broken) == ['a.html -> a.html#nowhere (no such anchor)', 'a.html -> gone.html (no such file)']

@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import argparse
 import configparser
+import functools
 import html
 import os
 import re
@@ -163,6 +164,33 @@ def execute(nb, timeout=600, skip_flags=None, cwd=NBS):
     return nb
 
 
+@functools.lru_cache(None)
+def _def_lines(py):
+    "Line of each top-level def/class (`name`) and method (`Class.name`) of a file of the package."
+    import ast
+    tree, d = ast.parse((ROOT / py).read_text(encoding='utf-8')), {}
+    for n in tree.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            d[n.name] = n.lineno
+            if isinstance(n, ast.ClassDef):
+                d.update({f'{n.name}.{m.name}': m.lineno for m in n.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))})
+    return d
+
+
+def _show_doc_md(md):
+    """Two repairs to show_doc's Markdown: the source link's line number (show_doc looks the file up relative to the
+    kernel's folder, nbs/, and writes `#LNone`), and `*` inside the docstring, which show_doc wraps in `*...*`
+    (`(..., *S, n)` would end the emphasis early and leave a stray `*`): escaped outside code spans."""
+    if (src := re.search(r'/blob/[^/]+/(\S+?\.py)#LNone', md)) and (name := re.search(r'^#+\s+(\S+)', md, re.M)):
+        line = _def_lines(src.group(1)).get(name.group(1).replace('\\', ''))
+        md = md.replace('#LNone', f'#L{line}' if line else '', 1)
+
+    def esc(m):
+        parts = re.split(r'(`[^`]*`)', m.group(1))
+        return '*' + ''.join(p if p.startswith('`') else re.sub(r'(?<!\\)\*', r'\\*', p) for p in parts) + '*'
+    return re.sub(r'^\*(.+)\*$', esc, md, flags=re.M)
+
+
 def _for_render(nb):
     "Apply the cell options: drop hidden/exported cells, hide inputs/outputs, strip `#|` lines."
     cells = []
@@ -181,7 +209,7 @@ def _for_render(nb):
             for o in c.get('outputs', []):  # show_doc gives Markdown and a text repr: keep only the Markdown
                 if o.get('output_type') in ('execute_result', 'display_data') and 'text/markdown' in o.get('data', {}):
                     md = re.sub(r'\]\(([^)\s]+)\)\{[^}]*\}', r'](\1)', o['data']['text/markdown'])  # Quarto link attributes
-                    o['data'] = {'text/markdown': md}
+                    o['data'] = {'text/markdown': _show_doc_md(md)}
         cells.append(c)
     nb.cells = cells
     if not any(o.get('data', {}).get('application/vnd.jupyter.widget-view+json') for c in cells for o in c.get('outputs', [])):
@@ -190,12 +218,26 @@ def _for_render(nb):
 
 
 # ---- math -------------------------------------------------------------------------------------------------------
+# Constructs latex2mathml 3.x passes through as raw text (a visible backslash): rewritten to ones it knows.
+TEX_FIXES = [
+    (re.compile(r'\\text(tt|rm|bf|it|sf)?\{([^{}]*)\}'), lambda m: m.group(0).replace('\\_', '_')),  # \text{test\_size}
+    (re.compile(r'\\arg(?![A-Za-z])'), lambda m: r'\operatorname{arg}'),                            # \arg\max
+    (re.compile(r'\\operatorname\*'), lambda m: r'\operatorname'),
+    (re.compile(r'\\[Bb]ig{1,2}[lrm]?\s*\\\|'), lambda m: r'\Vert '),                               # \big\| ... \big\|
+]
+
+
 def mathml(tex, display='inline'):
-    "LaTeX to MathML (latex2mathml); a formula it cannot convert raises ValueError naming it."
+    "LaTeX to MathML (latex2mathml); a formula it cannot convert, or would show with a raw `\\command`, raises ValueError."
+    src = tex.strip()
+    for pat, repl in TEX_FIXES:
+        src = pat.sub(repl, src)
     try:
-        m = latex_to_mathml(tex.strip(), display=display)
+        m = latex_to_mathml(src, display=display)
     except Exception as e:
-        raise ValueError(f'latex2mathml cannot convert {tex!r}: {e}') from e
+        raise ValueError(f'latex2mathml cannot convert {tex!r}: {e!r}') from e
+    if bad := re.findall(r'\\[A-Za-z_|]+', html.unescape(re.sub(r'<[^>]+>', '', m))):
+        raise ValueError(f'latex2mathml leaves {bad} unrendered in {tex!r}: add a rewrite to TEX_FIXES')
     return m.replace('<math ', '<math class="docs-math" ', 1)
 
 
