@@ -82,7 +82,7 @@ def test_render_math_links_and_navigation():
     nb = _nb(nbformat.v4.new_markdown_cell(MD), nbformat.v4.new_code_cell('#| echo: false\nshow_doc(f)'))
     nb.cells[-1].outputs = [nbformat.v4.new_output('display_data', data={
         'text/markdown': '[source](https://github.com/group-agf/group_agf/blob/main/group_agf/fourier.py#LNone)\n\n'
-                         '### irreps\n\n> irreps (G)\n\n*Power $P_\\rho$ of `irreps` output, shape (..., *S, n)*', 'text/plain': 'f'})]
+                         '### irreps\n\n```python\ndef irreps(\n    group:FiniteGroup, x\n)->tuple[Irrep, ...]:\n```\n\n*Power $P_\\rho$ of `irreps` output, shape (..., *S, n)*', 'text/plain': 'f'})]
     pages = [('index.html', 'Home'), ('fourier.html', 'Fourier'), ('tutorial_x.html', 'X')]
     body = build_docs.render(nb, pages, 'fourier.html', 'site')
     text = _text(body)
@@ -95,6 +95,8 @@ def test_render_math_links_and_navigation():
     assert '<code>not_a_name</code>' in body and 'doclink" href="fourier.html#irreps"><code>irreps</code></a> stays' not in body
     assert re.search(r'<a href="fourier.html" aria-current="page"', body) and body.count(' aria-current="page"') == 1
     assert 'rel="prev" href="index.html"' in body and 'rel="next" href="tutorial_x.html"' in body
+    assert '<a class="doclink" href="groups.html#finitegroup"><span class="n">FiniteGroup</span></a>' in body  # signature
+    assert '<a class="doclink" href="fourier.html#irrep"><span class="n">Irrep</span></a>' in body
     assert '#LNone' not in body and re.search(r'fourier.py#L\d+"', body)  # show_doc's source line
     assert re.search(r'<em>Power <math .*</math> of <a .*</a> output, shape \(\.\.\., \*S, n\)</em>', body)
     assert 'mathjax' not in body.lower() and 'require.js' not in body and 'cdnjs' not in body

@@ -31,7 +31,8 @@ Then the whole site gets what a reader needs:
   replaced, and a formula latex2mathml cannot parse stops the build with the page and the formula named, rather
   than leaving raw `$...$` on a page. nbconvert's MathJax and require.js `<script>` tags (CDN URLs) are removed.
 - **Linked API**: a backticked name of the package in Markdown (`irreps`, `FiniteGroup.compose`,
-  `group_agf.sequential.train_sequence`, also `irreps()`) links to its documentation anchor, looked up in
+  `group_agf.sequential.train_sequence`, also `irreps()`), and a class of the package in a `show_doc` signature
+  (`group:FiniteGroup`, `-> tuple[Irrep, ...]`), links to its documentation anchor, looked up in
   `group_agf/_modidx.py` as nbdev's doclinks (`NbdevLookup.linkify`) do, but with links relative to the site so
   they work offline; fenced and indented code is left alone. A link whose anchor is not on the built page (a method
   without its own `show_doc`) falls back to its class's anchor, then to the page.
@@ -336,7 +337,17 @@ class DocsExporter(HTMLExporter):
                                   path=context.get('resources', {}).get('metadata', {}).get('path', ''),
                                   anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links,
                                   **self.lexer_options)
-        return MarkdownWithMath(renderer=renderer).render(linkify(_table_math(source), self.api or {}))
+        out = MarkdownWithMath(renderer=renderer).render(linkify(_table_math(source), self.api or {}))
+        if cell.get('cell_type') == 'code':  # show_doc output: link the package's classes in the signature too
+            out = re.sub(r'<div class="highlight"><pre>.*?</pre></div>', lambda b: _link_signature(b.group(0), self.api or {}),
+                         out, flags=re.S)
+        return out
+
+
+def _link_signature(block, api):
+    "Class names of the package (CamelCase, in `api`) in a highlighted signature -> links to their docs."
+    return re.sub(r'<span class="n">([A-Z]\w*)</span>', lambda m: (f'<a class="doclink" href="{api[m.group(1)]}">{m.group(0)}</a>'
+                                                                  if m.group(1) in api else m.group(0)), block)
 
 
 STYLE = '''<link rel="icon" href="data:,">
