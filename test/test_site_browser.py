@@ -199,6 +199,7 @@ def test_site_in_chromium(served, browser):
     assert not _severe(browser)
 
     # Screenshots of the index and a tutorial, into the site folder.
+    browser.set_window_size(1280, 2000)  # tall enough for the tutorial's first figure
     for page, name in [('index.html', 'screenshot_index.png'), (TUTORIAL, 'screenshot_tutorial.png')]:
         browser.get(base + page)
         browser.save_screenshot(str(site / name))
