@@ -1,6 +1,7 @@
 # group_agf: the two commands of the README.
 #   make run   -- set up a virtual environment and run the main job on its built-in defaults
-#   make test  -- set up and run every check CI runs (notebooks clean and exported, nbdev_test, pytest)
+#   make test  -- set up and run every check CI runs (notebooks clean and exported, every notebook executed once
+#                 by the docs build, pytest on the package and on the built site, in headless Chromium too)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,8 @@ export MPLBACKEND ?= Agg
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup run test sync nbtest pytest readme docs clean
+.PHONY: setup run test sync nbtest pytest readme docs serve-docs browser clean
+SITE ?= _site
 
 setup: $(STAMP)
 
@@ -29,24 +31,46 @@ $(STAMP): setup.py settings.ini
 run: setup
 	$(BIN)/group-agf train
 
-test: setup sync nbtest pytest
+# Every notebook executes once, in the docs build (it fails if any cell raises, as nbdev_test would: same notebooks,
+# IN_TEST=1, tst_flags cells skipped). The other tests run beside it (they wait on subprocesses much of the time;
+# their output is shown when they finish); then the tests of the built site (test/test_site*.py, headless Chromium
+# included) check that one site instead of executing the notebooks again.
+test: setup sync
+	@log=$$(mktemp); \
+	$(BIN)/python -m pytest test/ -q --ignore-glob='test/test_site*.py' > $$log 2>&1 & tests=$$!; \
+	$(BIN)/python tools/build_docs.py --out $(SITE); docs=$$?; \
+	wait $$tests; other=$$?; cat $$log; rm -f $$log; \
+	[ $$docs -eq 0 ] || { echo "FAIL: a notebook cell raised (docs build above)" >&2; exit 1; }; \
+	[ $$other -eq 0 ] || { echo "FAIL: pytest (output above)" >&2; exit 1; }; \
+	GROUP_AGF_SITE=$(abspath $(SITE)) $(BIN)/python -m pytest test/test_site*.py -q -rs -s
 
 # Notebooks are clean and the exported package is in sync with nbs/ (neither command may change a file).
 sync: setup
 	bash tools/check_sync.sh
 
+# nbdev's own notebook runner (make test executes the notebooks through the docs build instead).
 nbtest: setup
 	$(BIN)/nbdev_test --n_workers 1 --do_print --timing
 
+# pytest alone: without a built site (GROUP_AGF_SITE) the site tests build one themselves.
 pytest: setup
 	$(BIN)/python -m pytest test/ -q
 
 readme: setup
 	$(BIN)/python tools/build_readme.py
 
-# The documentation site without Quarto (one HTML page per notebook, executed, into _site/); with Quarto: nbdev_docs.
+# The documentation site without Quarto (one HTML page per notebook, executed, with MathML math, API links and a
+# pagefind search index, into _site/); with Quarto: nbdev_docs. DOCS_JOBS notebooks run at once (default 2).
 docs: setup
-	$(BIN)/python tools/build_docs.py
+	$(BIN)/python tools/build_docs.py --out $(SITE)
+
+serve-docs:
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(SITE) 8000
+
+# Headless Chromium for test/test_site_browser.py (Debian packages; needs root). CI runs it from .ci/run.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
 clean:
 	rm -rf $(VENV) _docs _proc _site results
