@@ -148,9 +148,11 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
     write_csv(run_dir / 'metrics.csv', result.history)
     if checkpoint is not None: write_checkpoint(run_dir, checkpoint)
     if result.summary['status'] == 'out_of_time': return       # unfinished: the next call resumes from the checkpoint
+    import matplotlib.pyplot as plt
     from group_agf.viz import plot_training_curves
     fig = plot_training_curves(result.history, title=result.summary['task'])
     atomic_write(run_dir / 'curves.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
+    plt.close(fig)
     write_json(run_dir / 'summary.json', result.summary)
 
 def conclude_member(members: Members, s: int, history: list, status: str, wall_s: float, run_dir,
@@ -185,22 +187,24 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         # evaluate: a history row for every running member that is due (one host synchronisation for all)
         due = [status[s] == 'running' and (evaluation_due(cfg, epoch, stopped[s]) or late)
                and not (histories[s] and histories[s][-1]['epoch'] == epoch) for s in range(S)]
-        if any(due):
-            rows = members.metrics()
+        rows, diverged_at = (members.metrics(), None) if any(due) else (None, [None] * S)
+        if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
             for s in (s for s in range(S) if due[s]):
                 histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
                 if run_dirs[s] is not None: write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s])
-                # finish a member that diverged, stopped early, reached the last epoch or ran out of time
-                status[s] = ('diverged' if diverged_at[s] is not None else
-                             'completed' if stopped[s] is not None or epoch == cfg.num_epochs else
-                             'out_of_time' if late else 'running')
-                if status[s] != 'running':
-                    members.freeze(s)
-                    results[s] = conclude_member(members, s, histories[s], status[s], time.perf_counter() - t0,
-                                                 run_dirs[s], diverged_at[s])
             bar.set_postfix({k: f"{histories[0][-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc')
                              if histories[0] and k in histories[0][-1]})
+        # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
+        for s in range(S):
+            if status[s] != 'running' or not (histories[s] and histories[s][-1]['epoch'] == epoch): continue
+            status[s] = ('diverged' if diverged_at[s] is not None else
+                         'completed' if stopped[s] is not None or epoch == cfg.num_epochs else
+                         'out_of_time' if late else 'running')
+            if status[s] != 'running':
+                members.freeze(s)
+                results[s] = conclude_member(members, s, histories[s], status[s], time.perf_counter() - t0, run_dirs[s],
+                                             diverged_at[s])
         if all(st != 'running' for st in status): break
         # checkpoint the running members (never one whose loss has gone non-finite)
         if checkpoint_due(cfg, epoch) and any(run_dirs):

@@ -2,6 +2,7 @@
 API links and navigation (on small notebooks, without executing the package's notebooks), and what nbdev's own
 pipeline does before Quarto. The built site itself is checked in test/test_site.py and test/test_site_browser.py."""
 import html
+import importlib
 import json
 import os
 import re
@@ -22,7 +23,18 @@ def test_page_names_match_nbdev_and_modidx():
     modidx_pages = {v[0].split('#')[0] for syms in d['syms'].values() for v in syms.values()}
     pages = {build_docs.page_name(p) for p in build_docs.notebooks()}
     tutorials = {build_docs.page_name(p) for p in (ROOT / 'nbs' / 'tutorials').glob('*.ipynb')}
-    assert tutorials and pages == modidx_pages | {'index.html'} | tutorials
+    overviews = {build_docs.page_name(p) for p in build_docs.notebooks() if _exports_no_name(p)}   # a package's map
+    assert overviews == {'sequential.html'}
+    assert tutorials and pages == modidx_pages | {'index.html'} | tutorials | overviews
+
+
+def _exports_no_name(nb_path) -> bool:
+    "Whether a notebook's module exports no public name (a package `__init__` that only maps its submodules)."
+    first = ''.join(''.join(c['source']) for c in json.loads(nb_path.read_text())['cells'][:2])
+    m = re.search(r'#\|\s*default_exp\s+(\S+)', first)
+    if m is None: return False
+    module = importlib.import_module('group_agf.' + m.group(1).removesuffix('.__init__'))
+    return not getattr(module, '__all__', None)
 
 
 def test_docs_build_executes_every_notebook_nbdev_test_would(monkeypatch):
@@ -91,7 +103,7 @@ def test_render_math_links_and_navigation():
     assert '<code>$not math$</code>' in body and '<table>' in body and body.count('<td>') == 2
     assert '<a class="doclink" href="fourier.html#irreps"><code>irreps</code></a>' in body
     assert '<a class="doclink" href="fourier.html#irreps"><code>irreps()</code></a>' in body
-    assert 'href="groups.html#finitegroup.compose"' in body and 'href="sequential.html#train_sequence"' in body
+    assert 'href="groups.html#finitegroup.compose"' in body and 'href="sequence_run.html#train_sequence"' in body
     assert '<code>not_a_name</code>' in body and 'doclink" href="fourier.html#irreps"><code>irreps</code></a> stays' not in body
     assert re.search(r'<a href="fourier.html" aria-current="page"', body) and body.count(' aria-current="page"') == 1
     assert 'rel="prev" href="index.html"' in body and 'rel="next" href="tutorial_x.html"' in body

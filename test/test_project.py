@@ -25,11 +25,11 @@ def test_settings_keep_papermill_tags_and_skip_slow_gpu():
 
 
 def test_every_notebook_exports_and_ends_with_export_cell():
-    for nb_path in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
+    for nb_path in sorted((ROOT / 'nbs').glob('[0-9][0-9]*.ipynb')):
         cells = json.loads(nb_path.read_text())['cells']
         first = ''.join(cells[0]['source']) + ''.join(cells[1]['source'])
         module = re.search(r'#\|\s*default_exp\s+(\S+)', first).group(1)
-        assert (ROOT / 'group_agf' / f'{module}.py').exists(), nb_path.name
+        assert (ROOT / 'group_agf' / (module.replace('.', '/') + '.py')).exists(), nb_path.name
         assert 'nbdev_export()' in ''.join(cells[-1]['source']), nb_path.name
 
 

@@ -295,6 +295,10 @@ def api_index():
             full.setdefault(sym, url)
             full.setdefault(sym[len('group_agf.'):], url)
             short.setdefault(rel, url)
+            if mod.count('.') == 2:   # group_agf.sequential.run.f is also group_agf.sequential.f (the package re-exports it)
+                package = mod.rsplit('.', 1)[0]
+                full.setdefault(f'{package}.{rel}', url)
+                full.setdefault(f'{package}.{rel}'[len('group_agf.'):], url)
         if syms:
             full.setdefault(mod, next(iter(syms.values()))[0].split('#')[0])
     return {**short, **full}
