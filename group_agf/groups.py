@@ -424,8 +424,9 @@ def _totient(M: int) -> int:
         p += 1
     return phi - phi // m if m > 1 else phi
 
-def check_group_spec(spec, key: str = 'group', max_memory_gb=None) -> dict:
+def check_group_spec(spec, key: str = 'group', max_memory_gb=None, shown: str | None = None) -> dict:
     "Validate a group spec without building it; return {'family', 'order', 'bytes'} or raise a one-line ValueError."
+    shown = shown or repr(spec)   # how a memory refusal names the value (a caller may show the user's own spelling)
     if not isinstance(spec, str) or not spec.strip():
         raise _spec_error(key, spec)
     family, sep, arg = spec.strip().partition(':')
@@ -445,9 +446,9 @@ def check_group_spec(spec, key: str = 'group', max_memory_gb=None) -> dict:
         elif family == 'symmetric': order = math.factorial(n)
         elif family == 'alternating': order = max(1, math.factorial(n) // 2)
         else:   # phi(M) >= sqrt(M/2): refuse a hopeless M before factoring it
-            check_memory(f"{key}: {spec!r} (at least {math.isqrt(n // 2)} units)", table_bytes(math.isqrt(n // 2)), max_memory_gb)
+            check_memory(f"{key}: {shown} (at least {math.isqrt(n // 2)} units)", table_bytes(math.isqrt(n // 2)), max_memory_gb)
             order = _totient(n)
-            check_memory(f"{key}: {spec!r}", 48 * n, max_memory_gb)   # the list of residues scanned for units
+            check_memory(f"{key}: {shown}", 48 * n, max_memory_gb)   # the list of residues scanned for units
     elif family == 'abelian':
         factors = arg.split('x')
         ns = [_spec_int(key, spec, family, f, 1, None) for f in factors]
@@ -463,7 +464,7 @@ def check_group_spec(spec, key: str = 'group', max_memory_gb=None) -> dict:
             raise ValueError(f"{key}: got {spec!r}; there {'is 1 group' if count == 1 else f'are {count} groups'} of "
                              f"order {order}; allowed: smallgroup:{order},<id> with id in 1..{count}")
         degree = order
-    nbytes = check_memory(f"{key}: {spec!r} (a Cayley table of order {order})", table_bytes(order, degree), max_memory_gb)
+    nbytes = check_memory(f"{key}: {shown} (a Cayley table of order {order})", table_bytes(order, degree), max_memory_gb)
     return dict(family=family, order=order, bytes=nbytes)
 
 def group_from_spec(spec: str, key: str = 'group', max_memory_gb=None) -> FiniteGroup:

@@ -231,15 +231,16 @@ def check_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 
     check_choice('group_type', group_type, GROUP_TYPES)
     k = check_int('num_of_ops', num_of_ops, 2)
     ns, d_max = _m_numbers(group_type, M), 1
+    shown = f"{M!r} with group_type={group_type!r}"
     if group_type == 'modular_addition':
         if min(ns) < 1 or math.prod(ns) < 2: raise _m_error(group_type, M)
-        info = check_group_spec(f"abelian:{'x'.join(map(str, ns))}" if len(ns) > 1 else f'cyclic:{ns[0]}', 'M', max_memory_gb)
+        info = check_group_spec(f"abelian:{'x'.join(map(str, ns))}" if len(ns) > 1 else f'cyclic:{ns[0]}', 'M', max_memory_gb, shown)
     elif group_type == 'modular_multiplication':
         if ns[0] < 3: raise _m_error(group_type, M)
-        info = check_group_spec(f'multiplicative:{ns[0]}', 'M', max_memory_gb)
+        info = check_group_spec(f'multiplicative:{ns[0]}', 'M', max_memory_gb, shown)
     elif group_type == 'sym':
         if not 2 <= ns[0] <= 7: raise _m_error(group_type, M)
-        info, d_max = check_group_spec(f'symmetric:{ns[0]}', 'M', max_memory_gb), _SYM_D_MAX[ns[0]]
+        info, d_max = check_group_spec(f'symmetric:{ns[0]}', 'M', max_memory_gb, shown), _SYM_D_MAX[ns[0]]
     elif group_type == 'collection':
         d_max = check_int('group_collection_max_dk', group_collection_max_dk, 2)
         from group_agf.smallgroups import collection_groups  # lazy: optional at import time
@@ -248,7 +249,7 @@ def check_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 
         if ns[0] >= len(groups):
             raise _m_error(group_type, M, f"there are {len(groups)} non-abelian groups of order <= 128 with largest "
                                           f"irrep degree {d_max}, so an index in 0..{len(groups) - 1}")
-        info = check_group_spec(f'smallgroup:{groups[ns[0]].order},{groups[ns[0]].id}', 'M', max_memory_gb)
+        info = check_group_spec(f'smallgroup:{groups[ns[0]].order},{groups[ns[0]].id}', 'M', max_memory_gb, shown)
     else:   # expression: a map on Z_M x Z_M, not a group
         if expression is None:
             raise ValueError("expression: got None with group_type='expression'; allowed: a string in x and y, e.g. 'x^2 + x*y + y^2'")
