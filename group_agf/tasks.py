@@ -32,6 +32,16 @@ def check_choice(field: str, value, allowed) -> str:
         raise ValueError(f"{field}: unknown value {value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value
 
+def _shown(value, n: int = 80) -> str:
+    "repr of a value, cut to about `n` characters (a 5000-digit number stays one readable line)."
+    r = repr(value)
+    return r if len(r) <= n else r[:n] + f'... ({len(r)} characters)'
+
+def _finite(value) -> bool:
+    "Whether a number is finite (an int too large for a float is not a usable real number here)."
+    try: return math.isfinite(value)
+    except OverflowError: return False
+
 def check_int(field: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     "Return `value` as an int if it is an integer in [minimum, maximum], else raise `ValueError`."
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -39,19 +49,19 @@ def check_int(field: str, value, minimum: int | None = None, maximum: int | None
     if not ok:
         lo = '(-inf' if minimum is None else f'[{minimum}'
         hi = 'inf)' if maximum is None else f'{maximum}]'
-        raise ValueError(f"{field}: got {value!r}; allowed: an integer in {lo}, {hi}")
+        raise ValueError(f"{field}: got {_shown(value)}; allowed: an integer in {lo}, {hi}")
     return int(value)
 
 def check_float(field: str, value, minimum: float | None = None, maximum: float | None = None,
                 open_min: bool = False, open_max: bool = False) -> float:
     "Return `value` as a float if it is a finite real number in the given range, else raise `ValueError`."
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and _finite(value)
     if ok and minimum is not None and (value < minimum or (open_min and value == minimum)): ok = False
     if ok and maximum is not None and (value > maximum or (open_max and value == maximum)): ok = False
     if not ok:   # infinities are never allowed, so an unbounded end is written open
         lo = '(-inf' if minimum is None else f"{'(' if open_min else '['}{minimum}"
         hi = 'inf)' if maximum is None else f"{maximum}{')' if open_max else ']'}"
-        raise ValueError(f"{field}: got {value!r}; allowed: a finite real number in {lo}, {hi}")
+        raise ValueError(f"{field}: got {_shown(value)}; allowed: a finite real number in {lo}, {hi}")
     return float(value)
 
 # %% ../nbs/03_tasks.ipynb #656c7889

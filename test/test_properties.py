@@ -33,7 +33,7 @@ from group_agf.tasks import (MAX_EXPRESSION_LENGTH, check_task, expression_value
                              split_indices, task_test_size)
 from group_agf.train import TrainConfig, make_config
 
-EXAMPLES = dict(config_tokens=150, spec_text=150, spec_mapping=100, expression_text=200, expression_tree=150,
+EXAMPLES = dict(config_tokens=150, config_mapping=100, spec_text=150, spec_mapping=100, expression_text=200, expression_tree=150,
                 table_corruption=150, irreps_small=20, irreps_products=10)
 
 
@@ -77,6 +77,18 @@ def test_config_parser_refuses_with_a_message_or_gives_a_valid_config(toks):
         task = make_task(*args)           # and what validation accepted builds: no error deferred to run time
         split_indices(len(task), task_test_size(task, cfg.test_size, cfg.use_critical_ratio, cfg.critical_ratio_delta,
                                                 cfg.critical_ratio_multiplier), cfg.seed)
+
+
+python_values = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-2**2000, 2**2000),
+                        st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12), st.sampled_from(INTERESTING),
+                        st.lists(st.one_of(st.integers(), st.floats(), st.text(max_size=4)), max_size=3))
+
+
+@budget('config_mapping')
+@given(st.dictionaries(st.sampled_from(FIELDS), python_values, max_size=5))
+def test_config_from_python_values(values):
+    "Values as YAML or Python give them (ints of any size, floats, None, lists): a config or a ValueError."
+    refused_or(lambda: make_config(values))
 
 
 # --- the sweep-spec loader ---------------------------------------------------------------------------------
