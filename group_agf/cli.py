@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'run_demo', 'parse_overrides', 'run_train', 'main']
+__all__ = ['BENCHMARKS', 'run_demo', 'parse_overrides', 'run_train', 'add_memory_arg', 'apply_memory_limit', 'main']
 
 # %% ../nbs/10_cli.ipynb #a913cd66
 def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
@@ -88,6 +89,20 @@ def _add_multirun_args(p: argparse.ArgumentParser):
     p.add_argument('--workers', type=int, default=None, help="multirun: parallel worker processes")
     p.add_argument('--gpus', default=None, help="multirun: 'auto' or GPU ids like 0,1 (one worker per GPU)")
     p.add_argument('--scheduler', default=None, help="multirun: Dask scheduler address, or 'local'")
+    add_memory_arg(p)
+
+def add_memory_arg(p: argparse.ArgumentParser):
+    "The `--max-memory-gb` option: the memory budget checked before any table or dataset is allocated."
+    p.add_argument('--max-memory-gb', type=float, default=None, metavar='GIB',
+                   help="refuse groups and datasets whose estimated memory is above this many GiB "
+                        "(default: $GROUP_AGF_MAX_MEMORY_GB, else 8); passed on to sweep workers")
+
+def apply_memory_limit(max_memory_gb) -> None:
+    "Validate `--max-memory-gb` and export it as `$GROUP_AGF_MAX_MEMORY_GB`, so papermill kernels and workers see it."
+    from group_agf.groups import MAX_MEMORY_ENV, max_memory_bytes
+    if max_memory_gb is not None:
+        max_memory_bytes(max_memory_gb)          # ValueError if not a positive finite number
+        os.environ[MAX_MEMORY_ENV] = repr(float(max_memory_gb))
 
 def _parser() -> argparse.ArgumentParser:
     "Argument parser of the `group-agf` command."
@@ -103,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_multirun_args(tr)
     tr.add_argument('--mode', choices=['inprocess', 'papermill'], default=None, help="multirun: how each run executes")
     sq = sub.add_parser('sequence', help="train a sequence-composition model (seed 003): key=value options or a config file")
-    sq.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. preset=d3 epochs=12000, or a YAML/JSON config path")
+    sq.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. preset=d3 num_epochs=12000, or a YAML/JSON config path")
     sq.add_argument('--out', default=None, help="run folder (default: runs/<run name>); with -m the sweep folder")
     sq.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     _add_multirun_args(sq)
@@ -119,7 +134,14 @@ def main(argv=None) -> int:
     if argv[:1] == ['sweep']:
         from group_agf.sweep import sweep_main
         return sweep_main(argv[1:])
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras and getattr(args, 'overrides', None) is not None and all('=' in t and not t.startswith('-') for t in extras):
+        args.overrides += extras                 # key=value tokens after a flag: `train M=23 --no-progress hidden_size=16`
+    elif extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    try: apply_memory_limit(getattr(args, 'max_memory_gb', None))
+    except ValueError as e: parser.error(f"--max-memory-gb: {str(e).partition(': ')[2]}")
     if getattr(args, 'multirun', False):          # train -m / sequence -m: the sweep engine, for that kind of run
         from group_agf.sweep import multirun_main
         return multirun_main(args.overrides, args.out, args.workers, args.gpus, args.scheduler,

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import itertools
 import json
 import math
 import os
 import re
+import reprlib
 import shutil
 import socket
 import sys
@@ -26,6 +28,7 @@ import yaml
 from .ensemble import MAY_DIFFER, check_ensemble, train_ensemble
 from .sequence_ensemble import SEQUENCE_MAY_DIFFER, check_sequence_ensemble, train_sequence_ensemble
 from .sequential import SEQUENCE_PRESETS, SequenceConfig, make_sequence_config, sequence_run_name, train_sequence
+from .groups import check_group_spec
 from .tasks import check_choice
 from .train import (TrainConfig, TrainingDiverged, _field_kinds, atomic_write, make_config, run_name, train,
                              write_csv, write_json)
@@ -52,12 +55,18 @@ class RunKind:
     default_figure: dict              # summary figure when a spec names none
     papermill: bool                   # whether sweeps/experiment.ipynb runs it
     float_lists: tuple = ()           # list fields whose entries are floats (written as floats in folder names)
+    precheck: typing.Callable = None  # params -> None, ValueError before the config is made (cheap checks of what it would build)
+
+def _precheck_sequence(params: dict):
+    "Check a sequence run's group spec (and its memory) before `make_sequence_config` builds the group."
+    group = params.get('group', SequenceConfig.__dataclass_fields__['group'].default)
+    if isinstance(group, str): check_group_spec(group, 'group')
 
 KINDS = {'train': RunKind(TrainConfig, make_config, run_name, train, check_ensemble, train_ensemble, MAY_DIFFER, 'seed',
                           {'y': 'final_test_acc'}, True),
          'sequence': RunKind(SequenceConfig, make_sequence_config, sequence_run_name, train_sequence, check_sequence_ensemble,
                              train_sequence_ensemble, SEQUENCE_MAY_DIFFER, 'init_seed', {'y': 'final_train_loss'}, False,
-                             ('powers', 'betas'))}
+                             ('powers', 'betas'), _precheck_sequence)}
 
 def kind_of(config) -> RunKind:
     "The kind of a config object (a plain dict is a train config)."
@@ -84,12 +93,25 @@ class SweepSpec:
     kind: str = 'train'
 
 # %% ../nbs/09_sweep.ipynb #cdf0b6ea
+def _did_you_mean(word, choices) -> str:
+    "' (did you mean 'x'?)' for the closest of `choices`, or ''."
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ''
+
 def _check_keys(where: str, mapping, allowed):
-    "Raise ValueError if `mapping` is not a dict or has a key outside `allowed`."
+    "Raise ValueError if `mapping` is not a dict or has a key outside `allowed` (with the closest allowed key)."
     if not isinstance(mapping, dict):
-        raise ValueError(f"{where}: got {mapping!r}; allowed: a mapping")
-    bad = [k for k in mapping if k not in allowed]
-    if bad: raise ValueError(f"{where}: unknown key(s) {', '.join(map(repr, bad))}; allowed: {', '.join(allowed)}")
+        raise ValueError(f"{where}: got {reprlib.repr(mapping)}; allowed: a mapping")
+    allowed = [str(a) for a in allowed]
+    bad = [k for k in mapping if not isinstance(k, str) or k not in allowed]
+    if bad: raise ValueError(f"{where}: unknown key(s) {', '.join(reprlib.repr(k) + _did_you_mean(k, allowed) for k in bad)}; "
+                             f"allowed: {', '.join(allowed)}")
+
+def _check_choice(where: str, value, allowed):
+    "Return `value` if it is one of `allowed` (strings), else raise ValueError with the closest choice."
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{where}: unknown value {reprlib.repr(value)}{_did_you_mean(value, allowed)}; allowed: {', '.join(allowed)}")
+    return value
 
 def _as_list(where: str, values) -> list:
     "A grid axis or seed list as a non-empty list (a scalar is a one-value list)."
@@ -97,28 +119,59 @@ def _as_list(where: str, values) -> list:
     if not values: raise ValueError(f"{where}: got an empty list; allowed: one or more values")
     return values
 
+def _yaml(text: str, where: str):
+    "Parse YAML text; a syntax error becomes one line naming `where` (the file), the line and the column."
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, 'problem_mark', None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ''
+        what = ' '.join(str(getattr(e, 'problem', None) or e).split())
+        raise ValueError(f"{where}: invalid YAML{at}: {what}") from None
+
+def _spec_file(spec) -> Path | None:
+    "The spec's file if `spec` names an existing one (a Path, or a one-line string), else None."
+    if not isinstance(spec, (str, Path)) or (isinstance(spec, str) and '\n' in spec): return None
+    try: return Path(spec) if Path(spec).is_file() else None
+    except (OSError, ValueError): return None       # a name too long, or with a NUL byte: not a file
+
 def load_spec(spec) -> SweepSpec:
     "Parse a sweep spec from a YAML path, YAML text, a dict or a `SweepSpec`; check its structure."
     if isinstance(spec, SweepSpec): return spec
     source = None
-    if isinstance(spec, (str, Path)) and (isinstance(spec, Path) or '\n' not in spec) and Path(spec).is_file():
-        source, spec = str(Path(spec).resolve()), yaml.safe_load(Path(spec).read_text())
+    if (path := _spec_file(spec)) is not None:
+        source = str(path.resolve())
+        try: text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e: raise ValueError(f"spec {source}: cannot be read ({e})") from None
+        spec = _yaml(text, f"spec {source}")
+    elif isinstance(spec, Path) or (isinstance(spec, str) and '\n' not in spec and not isinstance(_yaml(spec, 'spec'), dict)):
+        raise ValueError(f"spec: no such file {str(spec)!r}; allowed: the path of a YAML spec, or YAML text of a mapping")
     elif isinstance(spec, str):
-        spec = yaml.safe_load(spec)
-    if not isinstance(spec, dict): raise ValueError(f"spec: got {spec!r}; allowed: a mapping (YAML) of {', '.join(SPEC_KEYS)}")
+        spec = _yaml(spec, 'spec')
+    if not isinstance(spec, dict):
+        raise ValueError(f"spec{' ' + source if source else ''}: got {reprlib.repr(spec)}; allowed: a mapping (YAML) of {', '.join(SPEC_KEYS)}")
+    where = f" (in {source})" if source else ''
+    try:
+        return _parse_spec(spec, source)
+    except ValueError as e:
+        raise ValueError(f"{e}{where}") from None
+
+def _parse_spec(spec: dict, source) -> SweepSpec:
+    "`load_spec` on a parsed mapping."
     name = spec.get('name') or (Path(source).stem if source else None)
     if str(spec.get('status') or '').lower().startswith('waiting'):
         raise ValueError(f"spec {name!r} is not runnable yet: {spec['status']}")
     _check_keys('spec', spec, SPEC_KEYS)
     if not isinstance(name, str) or not re.fullmatch(r'[\w.-]+', name):
-        raise ValueError(f"name: got {name!r}; allowed: letters, digits, '_', '-', '.'")
-    kind = spec.get('kind') or 'train'
-    if kind not in KINDS: raise ValueError(f"kind: unknown value {kind!r}; allowed: {', '.join(KINDS)}")
+        raise ValueError(f"name: got {reprlib.repr(name)}; allowed: letters, digits, '_', '-', '.'")
+    kind = _check_choice('kind', spec.get('kind') or 'train', KINDS)
     fields = KINDS[kind].config_type.__dataclass_fields__
-    mode = spec.get('mode') or ('papermill' if KINDS[kind].papermill else 'inprocess')
-    if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
+    mode = _check_choice('mode', spec.get('mode') or ('papermill' if KINDS[kind].papermill else 'inprocess'), MODES)
     if mode == 'papermill' and not KINDS[kind].papermill:
         raise ValueError(f"mode: got 'papermill' for kind {kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
+    for key in ('notebook', 'description', 'status'):
+        if spec.get(key) is not None and not isinstance(spec[key], str):
+            raise ValueError(f"{key}: got {reprlib.repr(spec[key])}; allowed: a string")
     base, grid = spec.get('base') or {}, spec.get('grid') or {}
     if kind == 'sequence': fields = (*fields, 'preset')    # a preset's values are the defaults of the keys given
     _check_keys('base', base, fields)
@@ -129,6 +182,7 @@ def load_spec(spec) -> SweepSpec:
         _check_keys(f'experiments.{ename}', ex or {}, (*fields, 'grid', 'seeds'))
         _check_keys(f'experiments.{ename}.grid', (ex or {}).get('grid') or {}, fields)
     figures = spec.get('figures') or []
+    if not isinstance(figures, list): raise ValueError(f"figures: got {reprlib.repr(figures)}; allowed: a list of mappings")
     for i, fig in enumerate(figures): _check_keys(f'figures[{i}]', fig, ('y', 'x', 'hue', 'col', 'title'))
     return SweepSpec(name, dict(base), {k: _as_list(f'grid.{k}', v) for k, v in grid.items()},
                      None if spec.get('seeds') is None else _as_list('seeds', spec['seeds']),
@@ -182,8 +236,10 @@ def expand(spec) -> list[Run]:
             for seed in (seeds or [None]):
                 params = spec.base | ex | point | ({} if seed is None else {kind.seed_field: seed})
                 try:
-                    cfg = canonical_config(kind.make_config(_with_preset(params)))
-                except (ValueError, TypeError) as e:
+                    params = _with_preset(params)
+                    if kind.precheck: kind.precheck(params)
+                    cfg = canonical_config(kind.make_config(params))
+                except (ValueError, TypeError, OverflowError) as e:
                     errors.append(f"{ename or 'run'} {point | ({} if seed is None else {kind.seed_field: seed})}: {e}")
                     continue
                 rid = kind.run_name(cfg)
@@ -320,18 +376,34 @@ def _batchable(configs) -> bool:
     try: kind_of(configs[0]).check_ensemble(configs); return True
     except ValueError: return False
 
+def _ensemble_failure(run: Run, run_dir) -> dict:
+    "The failure record of an ensemble member that diverged in this invocation (written as error.json, like a single run's)."
+    s = json.loads((Path(run_dir) / 'summary.json').read_text())
+    last = s.get('final') or {}
+    rec = dict(run_id=run.run_id, run_dir=str(run_dir), host=socket.gethostname(), pid=os.getpid(), status='failed',
+               error_type='TrainingDiverged', error=f"{s.get('task', run.run_id)}: loss became {last.get('train_loss')} at "
+               f"epoch {last.get('epoch')} (trained as an ensemble member)", traceback='', attempt=1, mode='inprocess',
+               gpu=os.environ.get('CUDA_VISIBLE_DEVICES'))
+    write_json(Path(run_dir) / 'error.json', rec)
+    return rec
+
 def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3'):
     "Yield records of jobs [(Run, run_dir)] run one after another here (ensemble groups first if a trainer is set)."
-    trainer = _ENSEMBLE['trainer']
+    trainer, trained = _ENSEMBLE['trainer'], set()
     if trainer is not None and mode == 'inprocess':
         groups = {}
         for run, d in jobs: groups.setdefault(ensemble_key(run.config), []).append((run, d))
         for group in groups.values():
             if len(group) > 1 and (trainer is not batched_train or _batchable([r.config for r, _ in group])):
+                fresh = [str(d) for _, d in group if run_status(d) in ('new', 'partial')]
                 _train_group(trainer, group)
+                trained |= set(fresh)
         jobs = [job for group in groups.values() for job in group]
     for run, d in jobs:
-        yield execute_run(run.config, d, mode, notebook, kernel_name)
+        if str(d) in trained and run_status(d) == 'failed':   # diverged in the ensemble just now: not trained twice
+            yield _ensemble_failure(run, d)
+        else:
+            yield execute_run(run.config, d, mode, notebook, kernel_name)
 
 def _out_of_memory(e: BaseException) -> bool:
     "Whether an exception says the device or host ran out of memory."
@@ -593,9 +665,14 @@ def run_sweep(spec, out=None, workers: int | None = None, gpus=None, scheduler: 
     else: records = run_inprocess(todo, mode, notebook, kernel_name)
     completed, failed = list(skipped), []
     bar = _progress(len(runs), len(skipped), progress)
+    table = {r.run_id: run_row(r, d) for r, d in jobs}       # results.csv is rewritten as each run finishes
+    by_id = dict((r.run_id, (r, d)) for r, d in jobs)
     try:
         for rec in records:
             (completed.append(rec['run_id']) if rec['status'] == 'completed' else failed.append(rec))
+            if rec['run_id'] in by_id:
+                table[rec['run_id']] = run_row(*by_id[rec['run_id']])
+                write_table(list(table.values()), out)
             bar.update(1)
             bar.set_postfix(done=len(completed), failed=len(failed), left=len(runs) - len(completed) - len(failed))
     finally:
@@ -627,12 +704,16 @@ def add_executor_args(p: argparse.ArgumentParser, mode_default=None) -> argparse
     p.add_argument('--out', default=None, help="sweep folder (default results/sweeps/<name>)")
     p.add_argument('--mode', choices=MODES, default=mode_default, help="papermill (executed notebook kept per run) or inprocess")
     p.add_argument('--no-progress', action='store_true', help="hide the progress bar")
+    from group_agf.cli import add_memory_arg
+    add_memory_arg(p)
     return p
 
 def sweep_main(argv=None) -> int:
     "`group-agf sweep SPEC.yaml [options]`: run a sweep; 0 if all runs completed, 1 if any failed, 2 if invalid."
     args = sweep_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        from group_agf.cli import apply_memory_limit
+        apply_memory_limit(args.max_memory_gb)     # exported to the environment: papermill kernels and workers see it
         res = run_sweep(args.spec, args.out, args.workers, args.gpus, args.scheduler, args.mode, not args.no_progress)
     except (ValueError, FileNotFoundError, yaml.YAMLError) as e:
         print(f"group-agf sweep: error: {e}", file=sys.stderr)

@@ -8,17 +8,21 @@ from __future__ import annotations
 import ast
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from .groups import FiniteGroup, abelian, multiplicative, symmetric
+from .groups import (FiniteGroup, abelian, check_group_spec, check_memory, multiplicative, symmetric,
+                              table_bytes)
 
 # %% auto #0
-__all__ = ['MAX_TUPLES', 'GROUP_TYPES', 'CRITICAL_RATIO_MULTIPLIER', 'check_choice', 'check_int', 'check_float', 'Task',
-           'all_tuples', 'task_from_group', 'parse_expression', 'expression_values', 'make_task', 'split_indices',
-           'critical_train_size', 'critical_test_size', 'max_irrep_dim', 'task_test_size', 'save_split', 'load_split']
+__all__ = ['MAX_TUPLES', 'MAX_EXPRESSION_LENGTH', 'MAX_EXPRESSION_DEPTH', 'GROUP_TYPES', 'MAX_SEED', 'CRITICAL_RATIO_MULTIPLIER',
+           'check_choice', 'check_int', 'check_float', 'Task', 'n_tuples', 'dataset_bytes', 'all_tuples',
+           'task_from_group', 'parse_expression', 'expression_values', 'check_task', 'make_task', 'check_split',
+           'split_indices', 'critical_train_size', 'critical_test_size', 'max_irrep_dim', 'task_test_size',
+           'save_split', 'load_split']
 
 # %% ../nbs/03_tasks.ipynb #81186022
 def check_choice(field: str, value, allowed) -> str:
@@ -28,26 +32,36 @@ def check_choice(field: str, value, allowed) -> str:
         raise ValueError(f"{field}: unknown value {value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value
 
+def _shown(value, n: int = 80) -> str:
+    "repr of a value, cut to about `n` characters (a 5000-digit number stays one readable line)."
+    r = repr(value)
+    return r if len(r) <= n else r[:n] + f'... ({len(r)} characters)'
+
+def _finite(value) -> bool:
+    "Whether a number is finite (an int too large for a float is not a usable real number here)."
+    try: return math.isfinite(value)
+    except OverflowError: return False
+
 def check_int(field: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
     "Return `value` as an int if it is an integer in [minimum, maximum], else raise `ValueError`."
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if ok and ((minimum is not None and value < minimum) or (maximum is not None and value > maximum)): ok = False
     if not ok:
-        lo = '-inf' if minimum is None else minimum
-        hi = 'inf' if maximum is None else maximum
-        raise ValueError(f"{field}: got {value!r}; allowed: an integer in [{lo}, {hi}]")
+        lo = '(-inf' if minimum is None else f'[{minimum}'
+        hi = 'inf)' if maximum is None else f'{maximum}]'
+        raise ValueError(f"{field}: got {_shown(value)}; allowed: an integer in {lo}, {hi}")
     return int(value)
 
 def check_float(field: str, value, minimum: float | None = None, maximum: float | None = None,
                 open_min: bool = False, open_max: bool = False) -> float:
     "Return `value` as a float if it is a finite real number in the given range, else raise `ValueError`."
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and _finite(value)
     if ok and minimum is not None and (value < minimum or (open_min and value == minimum)): ok = False
     if ok and maximum is not None and (value > maximum or (open_max and value == maximum)): ok = False
-    if not ok:
-        lo = f"{'(' if open_min else '['}{'-inf' if minimum is None else minimum}"
-        hi = f"{'inf' if maximum is None else maximum}{')' if open_max else ']'}"
-        raise ValueError(f"{field}: got {value!r}; allowed: a real number in {lo}, {hi}")
+    if not ok:   # infinities are never allowed, so an unbounded end is written open
+        lo = '(-inf' if minimum is None else f"{'(' if open_min else '['}{minimum}"
+        hi = 'inf)' if maximum is None else f"{maximum}{')' if open_max else ']'}"
+        raise ValueError(f"{field}: got {_shown(value)}; allowed: a finite real number in {lo}, {hi}")
     return float(value)
 
 # %% ../nbs/03_tasks.ipynb #656c7889
@@ -70,12 +84,22 @@ class Task:
 # %% ../nbs/03_tasks.ipynb #0e7e655f
 MAX_TUPLES = 2**26  # refuse datasets above 67M rows (the first layer's input alone would be > 1 GB)
 
+def n_tuples(n: int, k: int) -> int:
+    "`n**k`, the number of operand tuples, or raise `ValueError` if it is above `MAX_TUPLES` (checked by logs first)."
+    n, k = check_int('n_tokens', n, 1), check_int('num_of_ops', k, 1)
+    if n > 1 and k * math.log2(n) > 27 or n**k > MAX_TUPLES:   # n**k of a huge k would take long to even compute
+        shown = f"{n}**{k} = {n**k}" if k * math.log2(max(n, 2)) < 200 else f"{n}**{k}"
+        raise ValueError(f"num_of_ops: {shown} operand tuples; allowed: at most {MAX_TUPLES} (lower M or num_of_ops)")
+    return n**k
+
+def dataset_bytes(n_rows: int, k: int) -> int:
+    "Estimated peak bytes of a dataset of `n_rows` k-tuples: tuples, targets, their temporaries and the device copies."
+    return 8 * n_rows * (3 * k + 4)
+
 def all_tuples(n: int, k: int) -> np.ndarray:
     "All `n**k` tuples over `0..n-1` as an (n**k, k) int64 array, row-major (first column slowest)."
-    n, k = check_int('n_tokens', n, 1), check_int('num_of_ops', k, 1)
-    if n**k > MAX_TUPLES:
-        raise ValueError(f"num_of_ops: {n}**{k} = {n**k} operand tuples; allowed: at most {MAX_TUPLES} (lower M or num_of_ops)")
-    return np.stack(np.unravel_index(np.arange(n**k, dtype=np.int64), (n,) * k), axis=1).astype(np.int64)
+    N = n_tuples(n, k)
+    return np.stack(np.unravel_index(np.arange(N, dtype=np.int64), (n,) * k), axis=1).astype(np.int64)
 
 def task_from_group(G: FiniteGroup, num_of_ops: int = 2, name: str | None = None) -> Task:
     "The task of all `|G|**num_of_ops` tuples of `G` with their left-to-right product."
@@ -90,15 +114,37 @@ def task_from_group(G: FiniteGroup, num_of_ops: int = 2, name: str | None = None
 _BINOPS = {ast.Add: '+', ast.Sub: '-', ast.Mult: '*', ast.Pow: '**', ast.Mod: '%'}
 _UNARY = {ast.UAdd: '+', ast.USub: '-'}
 _LIMIT = 2.0**62
+MAX_EXPRESSION_LENGTH = 1000   # characters
+MAX_EXPRESSION_DEPTH = 100     # nested operators (a sum of n terms nests n - 1 deep)
+
+def _short(text: str, n: int = 60) -> str:
+    "repr of `text`, cut to about `n` characters."
+    return repr(text) if len(text) <= n else repr(text[:n]) + f'... ({len(text)} characters)'
+
+def _operator_depth(tree: ast.AST) -> int:
+    "Deepest nesting of operators in a tree, computed without recursion."
+    stack, deepest = [(tree, 0)], 0
+    while stack:
+        node, d = stack.pop()
+        d += isinstance(node, (ast.BinOp, ast.UnaryOp))
+        deepest = max(deepest, d)
+        stack.extend((child, d) for child in ast.iter_child_nodes(node))
+    return deepest
 
 def parse_expression(expression: str) -> ast.AST:
     "Parse an expression in x, y over the whitelist (ints, x, y, + - * ** % ^, parentheses); `^` means `**`."
     if not isinstance(expression, str) or not expression.strip():
         raise ValueError(f"expression: got {expression!r}; allowed: a non-empty string in x and y, e.g. 'x^2 + x*y + y^2'")
-    try:
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ValueError(f"expression: got {_short(expression)}; allowed: at most {MAX_EXPRESSION_LENGTH} characters")
+    try:   # the parser itself runs out of stack on deep nesting: MemoryError / RecursionError, not SyntaxError
         tree = ast.parse(expression.replace('^', '**'), mode='eval')
-    except SyntaxError as e:
-        raise ValueError(f"expression: {expression!r} is not a valid expression ({e.msg})") from None
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+        why = getattr(e, 'msg', None) or str(e) or 'nested too deeply'
+        raise ValueError(f"expression: {_short(expression)} is not a valid expression ({why}); allowed: integer "
+                         f"literals, x, y, + - * ** % (^ means **) and parentheses") from None
+    if (depth := _operator_depth(tree)) > MAX_EXPRESSION_DEPTH:
+        raise ValueError(f"expression: {_short(expression)} nests {depth} operators deep; allowed: at most {MAX_EXPRESSION_DEPTH}")
     for node in ast.walk(tree):
         ok = (isinstance(node, (ast.Expression, *_BINOPS, *_UNARY))
               or (isinstance(node, ast.BinOp) and type(node.op) in _BINOPS)
@@ -108,14 +154,14 @@ def parse_expression(expression: str) -> ast.AST:
               or isinstance(node, ast.Load))
         if not ok:
             piece = ast.get_source_segment(expression.replace('^', '**'), node) or type(node).__name__
-            raise ValueError(f"expression: {piece!r} in {expression!r} is not allowed; allowed: integer literals, "
+            raise ValueError(f"expression: {_short(piece)} in {_short(expression)} is not allowed; allowed: integer literals, "
                              f"x, y, + - * ** % (^ means **) and parentheses")
     return tree.body
 
 def _overflow_check(value, expression):
     "Raise if float magnitudes say an exact int64 evaluation may have overflowed."
     if not np.all(np.abs(value) < _LIMIT):
-        raise ValueError(f"expression: {expression!r} has intermediate values beyond 2**62 for this M; "
+        raise ValueError(f"expression: {_short(expression)} has intermediate values beyond 2**62 for this M; "
                          f"allowed: expressions whose values fit in int64 (without %, any size works mod M)")
 
 def _modpow(base, exp, M):
@@ -131,7 +177,7 @@ def _evaluate(node, env, M, expression):
     "Evaluate a whitelisted tree on int64 arrays; reduce mod `M` at every node unless `M` is None (exact)."
     if isinstance(node, ast.Constant):
         v = node.value
-        if M is None and abs(v) >= _LIMIT: _overflow_check(np.array([float(v)]), expression)
+        if M is None and abs(v) >= _LIMIT: _overflow_check(np.array([np.inf]), expression)   # float(v) may overflow
         return np.int64(v % M if M else v)
     if isinstance(node, ast.Name):
         return env[node.id] % M if M else env[node.id]
@@ -143,13 +189,13 @@ def _evaluate(node, env, M, expression):
     b = _evaluate(node.right, env, None if op is ast.Pow else M, expression)  # exponents are exact
     if op is ast.Pow:
         if np.any(b < 0):
-            raise ValueError(f"expression: negative exponent in {expression!r}; allowed: exponents >= 0")
+            raise ValueError(f"expression: negative exponent in {_short(expression)}; allowed: exponents >= 0")
         if M: return _modpow(a, b, M)
         _overflow_check(np.abs(a).astype(float) ** b.astype(float), expression)
         return a ** b
     if op is ast.Mod:
         if np.any(b == 0):
-            raise ValueError(f"expression: modulo by zero in {expression!r} for some x, y")
+            raise ValueError(f"expression: modulo by zero in {_short(expression)} for some x, y")
         return a % b
     if M is None:
         fa, fb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -169,53 +215,104 @@ def expression_values(expression: str, M: int) -> np.ndarray:
 
 # %% ../nbs/03_tasks.ipynb #4dba9397
 GROUP_TYPES = ('modular_addition', 'modular_multiplication', 'sym', 'collection', 'expression')
+_M_ALLOWED = {'modular_addition': "an integer >= 2, or a product like '2x3x4' of integers >= 1 (a group of order >= 2)",
+              'modular_multiplication': "an integer >= 3 (the units mod M; M=2 has a single unit)",
+              'sym': "an integer in 2..7 (the degree n of S_n; S_8 has 40320 elements)",
+              'collection': "an index >= 0 into the collection of group_collection_max_dk",
+              'expression': f"an integer in 2..{2**31 - 1}"}
+_SYM_D_MAX = {2: 1, 3: 2, 4: 3, 5: 6, 6: 16, 7: 35}   # largest irrep degree of S_n
 
-def _as_int(field: str, value, minimum: int) -> int:
-    "An int from an int or a string of digits."
-    if isinstance(value, str) and value.strip().isdigit(): value = int(value)
-    return check_int(field, value, minimum)
+def _m_error(group_type: str, M, why: str = '') -> ValueError:
+    "The one-line error for a bad `M` of a group type."
+    return ValueError(f"M: got {M!r} with group_type={group_type!r}{'; ' + why if why else ''}; allowed: {_M_ALLOWED[group_type]}")
 
-def make_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 2, expression: str | None = None,
-              group_collection_max_dk: int = 0) -> Task:
-    "Build seed 000's task from its arguments (`group_type`, `M`, `num_of_ops`, `expression`, `group_collection_max_dk`)."
+def _m_numbers(group_type: str, M) -> list[int]:
+    "The integers `M` spells for its group type (one, or the factors of a product); ASCII digits only."
+    if isinstance(M, (int, np.integer)) and not isinstance(M, bool): text = str(int(M))
+    elif isinstance(M, str): text = M.strip()
+    else: raise _m_error(group_type, M)
+    parts = text.split('x') if group_type == 'modular_addition' else [text]
+    if not all(re.fullmatch(r'\s*[0-9]{1,18}\s*', p) for p in parts): raise _m_error(group_type, M)
+    return [int(p) for p in parts]
+
+def check_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 2, expression: str | None = None,
+               group_collection_max_dk: int = 0, max_memory_gb=None) -> dict:
+    "Validate `make_task`'s arguments and estimate its memory without building anything; {'order', 'n_rows', 'd_max', 'bytes'}."
     check_choice('group_type', group_type, GROUP_TYPES)
     k = check_int('num_of_ops', num_of_ops, 2)
+    ns, d_max = _m_numbers(group_type, M), 1
+    shown = f"{M!r} with group_type={group_type!r}"
     if group_type == 'modular_addition':
-        if not (isinstance(M, str) or isinstance(M, (int, np.integer))):
-            raise ValueError(f"M: got {M!r}; allowed: a positive integer or a product string like '2x3x4'")
-        return task_from_group(abelian(M.strip() if isinstance(M, str) else M), k)
+        if min(ns) < 1 or math.prod(ns) < 2: raise _m_error(group_type, M)
+        info = check_group_spec(f"abelian:{'x'.join(map(str, ns))}" if len(ns) > 1 else f'cyclic:{ns[0]}', 'M', max_memory_gb, shown)
+    elif group_type == 'modular_multiplication':
+        if ns[0] < 3: raise _m_error(group_type, M)
+        info = check_group_spec(f'multiplicative:{ns[0]}', 'M', max_memory_gb, shown)
+    elif group_type == 'sym':
+        if not 2 <= ns[0] <= 7: raise _m_error(group_type, M)
+        info, d_max = check_group_spec(f'symmetric:{ns[0]}', 'M', max_memory_gb, shown), _SYM_D_MAX[ns[0]]
+    elif group_type == 'collection':
+        d_max = check_int('group_collection_max_dk', group_collection_max_dk, 2)
+        from group_agf.smallgroups import collection_groups  # lazy: optional at import time
+        try: groups = collection_groups(d_max)
+        except ValueError as e: raise ValueError('group_collection_max_dk' + str(e).removeprefix('max_dk')) from None
+        if ns[0] >= len(groups):
+            raise _m_error(group_type, M, f"there are {len(groups)} non-abelian groups of order <= 128 with largest "
+                                          f"irrep degree {d_max}, so an index in 0..{len(groups) - 1}")
+        info = check_group_spec(f'smallgroup:{groups[ns[0]].order},{groups[ns[0]].id}', 'M', max_memory_gb, shown)
+    else:   # expression: a map on Z_M x Z_M, not a group
+        if expression is None:
+            raise ValueError("expression: got None with group_type='expression'; allowed: a string in x and y, e.g. 'x^2 + x*y + y^2'")
+        if k != 2:
+            raise ValueError(f"num_of_ops: got {k} with group_type='expression'; allowed: 2 (expressions use x and y)")
+        if not 2 <= ns[0] <= 2**31 - 1: raise _m_error(group_type, M)
+        depth = _operator_depth(parse_expression(expression))   # every level of the evaluation holds an M x M array
+        info = dict(order=ns[0], bytes=check_memory(f"M: {M!r} with expression (an M x M table per operator level)",
+                                                    8 * ns[0]**2 * (depth + 8), max_memory_gb))
+    order = info['order']
+    n_rows = n_tuples(order, k)
+    nbytes = check_memory(f"M: {M!r} with num_of_ops={k} (a dataset of {n_rows} tuples, and its table)",
+                          info['bytes'] + dataset_bytes(n_rows, k), max_memory_gb)
+    return dict(order=order, n_rows=n_rows, d_max=d_max, bytes=nbytes)
+
+def make_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 2, expression: str | None = None,
+              group_collection_max_dk: int = 0, max_memory_gb=None) -> Task:
+    "Build seed 000's task from its arguments (`group_type`, `M`, `num_of_ops`, `expression`, `group_collection_max_dk`), checked first."
+    check_task(group_type, M, num_of_ops, expression, group_collection_max_dk, max_memory_gb)   # before any allocation
+    k, ns = int(num_of_ops), _m_numbers(group_type, M)
+    if group_type == 'modular_addition':
+        return task_from_group(abelian('x'.join(map(str, ns))), k)
     if group_type == 'modular_multiplication':
-        return task_from_group(multiplicative(_as_int('M', M, 2)), k)
+        return task_from_group(multiplicative(ns[0]), k)
     if group_type == 'sym':
-        n = _as_int('M', M, 1)
-        if n > 7: raise ValueError(f"M: got {n} for group_type='sym'; allowed: 1..7 (S_8 has 40320 elements)")
-        return task_from_group(symmetric(n), k)
+        return task_from_group(symmetric(ns[0]), k)
     if group_type == 'collection':
-        dk = check_int('group_collection_max_dk', group_collection_max_dk, 2)
-        index = _as_int('M', M, 0)
-        from group_agf.smallgroups import collection_group  # lazy: optional at import time
-        t = task_from_group(collection_group(index, dk), k)
-        t.d_max = dk
+        from group_agf.smallgroups import collection_group
+        t = task_from_group(collection_group(ns[0], group_collection_max_dk), k)
+        t.d_max = group_collection_max_dk
         return t
-    # expression: a map on Z_M x Z_M, not a group
-    if expression is None:
-        raise ValueError("expression: got None with group_type='expression'; allowed: a string in x and y, e.g. 'x^2 + x*y + y^2'")
-    if k != 2:
-        raise ValueError(f"num_of_ops: got {k} with group_type='expression'; allowed: 2 (expressions use x and y)")
-    m = _as_int('M', M, 2)
+    m = ns[0]
     values = expression_values(expression, m)
     x = all_tuples(m, 2)
     return Task(x, values[x[:, 0], x[:, 1]], m, m, 2, None, f"{expression} mod {m}", d_max=1)
 
 # %% ../nbs/03_tasks.ipynb #e6ec5696
-def split_indices(n: int, test_size: float = 0.7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    "Seeded shuffled split of `range(n)` into (train_idx, test_idx), with ceil(test_size·n) test indices."
-    n = check_int('n', n, 1)
-    test_size = check_float('test_size', test_size, 0.0, 1.0, open_max=True)
-    seed = check_int('seed', seed, 0)
+MAX_SEED = 2**63 - 1   # torch.manual_seed takes a signed 64-bit integer
+
+def check_split(n: int, test_size: float, key: str = 'test_size') -> int:
+    "Number of test examples, ceil(test_size·n); raise `ValueError` naming `key` if no training example would be left."
+    test_size = check_float(key, test_size, 0.0, 1.0, open_max=True)
     n_test = math.ceil(round(test_size * n, 9))
     if n_test >= n:
-        raise ValueError(f"test_size: {test_size} leaves no training example out of {n}; allowed: below {(n - 1) / n:.6g}")
+        raise ValueError(f"{key}: got {test_size} for {n} example{'s' if n != 1 else ''}, which leaves no training example; "
+                         f"allowed: a test fraction of at most {(n - 1) / n:.6g} for this task")
+    return n_test
+
+def split_indices(n: int, test_size: float = 0.7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    "Seeded shuffled split of `range(n)` into (train_idx, test_idx), with ceil(test_size·n) test indices."
+    n = check_int("n", n, 1)
+    n_test = check_split(n, test_size)
+    seed = check_int('seed', seed, 0, MAX_SEED)
     perm = np.random.default_rng(seed).permutation(n).astype(np.int64)
     return perm[n_test:], perm[:n_test]
 

@@ -153,7 +153,7 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
     check_float('test_size', cfg.test_size, 0.0, 1.0, open_max=True)
     check_float('critical_ratio_delta', cfg.critical_ratio_delta)
     check_float('critical_ratio_multiplier', cfg.critical_ratio_multiplier, 0.0, open_min=True)
-    check_int('seed', cfg.seed, 0)
+    check_int('seed', cfg.seed, 0, 2**63 - 1)   # torch.manual_seed takes a signed 64-bit integer
     check_int('hidden_size', cfg.hidden_size, 1)
     check_choice('activation', cfg.activation, ACTIVATION_NAMES)
     check_int('other_layers', cfg.other_layers, 0)
@@ -180,6 +180,13 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
                          f"allowed: an integer >= 2 (the largest irrep degree of the non-abelian groups to pick)")
     if cfg.load_dataset_split is not None and not os.path.exists(cfg.load_dataset_split):
         raise ValueError(f"load_dataset_split: file {cfg.load_dataset_split!r} does not exist")
+    from group_agf.tasks import check_split, check_task, critical_test_size
+    info = check_task(cfg.group_type, cfg.M, cfg.num_of_ops, cfg.expression, cfg.group_collection_max_dk)  # M, memory: nothing built
+    if cfg.load_dataset_split is None and cfg.use_critical_ratio:
+        check_split(info['n_rows'], critical_test_size(info['order'], info['d_max'], cfg.critical_ratio_multiplier,
+                                                       cfg.critical_ratio_delta), 'critical_ratio_delta')
+    elif cfg.load_dataset_split is None:
+        check_split(info['n_rows'], cfg.test_size)
     return cfg
 
 def resolve_device(device: str) -> torch.device:

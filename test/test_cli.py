@@ -99,3 +99,90 @@ def test_sequence_multirun_trains_seeds_as_one_ensemble(tmp_path):
     assert len(rows) == 1 + 4 and 'plateaus_reached' in rows[0]
     assert len(list((out / 'runs').glob('*/staircase.json'))) == 4
     assert (out / 'figures' / 'y-final_train_loss.png').exists()
+
+
+# --- issue 13, items 4, 5, 7: bad inputs are refused before any work, exit 2, one line naming key, value, allowed ---
+from group_agf.cli import main  # noqa: E402  (in-process: the checks below need no subprocess per case)
+
+DEEP = '(' * 300 + 'x' + ')' * 300
+
+
+@pytest.fixture(autouse=True)
+def _memory_env_restored(monkeypatch):
+    "`--max-memory-gb` exports GROUP_AGF_MAX_MEMORY_GB in-process: start each test at the default and restore it after."
+    monkeypatch.setenv('GROUP_AGF_MAX_MEMORY_GB', '8')
+
+
+@pytest.mark.parametrize('tokens, message', [
+    (['M=abc'], "M: got 'abc' with group_type='modular_addition'; allowed: an integer >= 2"),
+    (['M=0'], "M: got '0' with group_type='modular_addition'; allowed: an integer >= 2"),
+    (['M=1'], "M: got '1' with group_type='modular_addition'; allowed: an integer >= 2"),
+    (['M=2x0'], "M: got '2x0' with group_type='modular_addition'; allowed:"),
+    (['group_type=sym', 'M=20'], "M: got '20' with group_type='sym'; allowed: an integer in 2..7"),
+    (['M=5', 'test_size=0.999'], "test_size: got 0.999 for 25 examples, which leaves no training example; allowed:"),
+    (['M=5', 'seed=99999999999999999999'], "seed: got 99999999999999999999; allowed: an integer in [0, 9223372036854775807]"),
+    (['group_type=expression', 'M=7', f'expression={DEEP}'], "expression: '(((((("),
+    (['group_type=expression', 'M=7', 'expression=' + '-' * 999 + 'x'], "nests 999 operators deep; allowed: at most 100"),
+    (['group_type=expression', 'M=7', 'expression=' + '+'.join(['x'] * 5000)], "allowed: at most 1000 characters"),
+    (['critical_ratio_multiplier=inf'], "allowed: a finite real number in (0.0, inf)"),
+    (['M=100000'], "M: '100000' with group_type='modular_addition' (a Cayley table of order 100000) needs about 298 GiB"),
+    (['M=10000'], "num_of_ops: 10000**2 = 100000000 operand tuples; allowed: at most 67108864"),
+    (['M=3000', '--max-memory-gb', '0.1'], "needs about 0.268 GiB of memory (estimated before allocating); allowed: at most 0.1 GiB"),
+])
+def test_train_refuses_bad_inputs_in_one_line_before_work(tmp_path, capsys, tokens, message):
+    out = tmp_path / 'run'
+    assert main(['train', *tokens, '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err, err
+    assert not out.exists()
+
+
+def test_memory_limit_from_the_environment_and_its_errors(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('GROUP_AGF_MAX_MEMORY_GB', '0.05')
+    assert main(['train', 'M=1000', '--out', str(tmp_path / 'r')]) == 2
+    assert 'allowed: at most 0.05 GiB, the limit, which GROUP_AGF_MAX_MEMORY_GB=<GiB> or --max-memory-gb raises' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(['train', 'M=5', '--max-memory-gb', '-1'])
+    assert e.value.code == 2 and '--max-memory-gb: got -1.0; allowed: a number of GiB above 0' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('tokens, message', [
+    (['group=smallgroup:abc'], "group: got 'smallgroup:abc'; expected <order>,<id>; allowed: smallgroup:<order>,<id>"),
+    (['group=cyclik:10'], "unknown group family 'cyclik' (did you mean 'cyclic'?)"),
+    (['group=cyclic:100000'], "group: 'cyclic:100000' (a Cayley table of order 100000) needs about 298 GiB"),
+])
+def test_sequence_sweep_refuses_bad_groups_before_the_first_run(tmp_path, capsys, tokens, message):
+    "Through the sweep engine (`sequence -m`): validated with `check_group_spec`, nothing built, nothing run."
+    out = tmp_path / 'sweep'
+    assert main(['sequence', '-m', *tokens, 'init_seed=0,1', '--out', str(out), '--no-progress']) == 2
+    err = capsys.readouterr().err
+    assert message in err and 'nothing was run' in err, err
+    assert not (out / 'runs').exists()
+
+
+def test_key_value_after_a_flag_is_accepted(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', 'M=5', '--no-progress', 'hidden_size=8', 'num_epochs=3', '--out', str(out), 'eval_interval=1']) == 0
+    cfg = json.loads((out / 'config.json').read_text())
+    assert (cfg['M'], cfg['hidden_size'], cfg['num_epochs'], cfg['eval_interval']) == ('5', 8, 3, 1)
+    with pytest.raises(SystemExit) as e:                     # a flag that does not exist is still an error
+        main(['train', 'M=5', '--no-progress', '--bogus'])
+    assert e.value.code == 2 and 'unrecognized arguments: --bogus' in capsys.readouterr().err
+
+
+def test_sequence_help_shows_only_accepted_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(['sequence', '--help'])
+    text = capsys.readouterr().out
+    assert 'num_epochs=12000' in text and ' epochs=12000' not in text
+
+
+def test_sweep_missing_file_and_broken_yaml(tmp_path, capsys):
+    assert main(['sweep', str(tmp_path / 'missing.yaml')]) == 2
+    assert f"spec: no such file '{tmp_path / 'missing.yaml'}'" in capsys.readouterr().err
+    bad = tmp_path / 'bad.yaml'
+    bad.write_text("name: x\nbase: {M: 5\n")
+    assert main(['sweep', str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"spec {bad.resolve()}: invalid YAML at line 3" in err and '<unicode string>' not in err, err

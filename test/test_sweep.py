@@ -144,3 +144,41 @@ def test_multirun_and_exit_statuses(tmp_path, capsys):
     assert sweep_main([str(waiting), '--out', str(tmp_path / 'w')]) == 2
     assert sweep_main([str(SMOKE), '--scheduler', 'local', '--gpus', '0', '--out', str(tmp_path / 'x')]) == 2
     assert 'not runnable yet' in capsys.readouterr().err
+
+
+def test_diverging_ensemble_member_is_not_trained_twice(tmp_path):
+    "Two learning rates share one ensemble; the diverging member's failure is recorded, not retrained one by one."
+    import group_agf.sweep as sw
+    spec = dict(name='ens-div', mode='inprocess', base=dict(M=5, hidden_size=8, optim='sgd', num_epochs=6, eval_interval=1),
+                grid=dict(learning_rate=[0.01, 1e6]))
+    res = sw.run_sweep(spec, out=tmp_path, progress=False)
+    assert len(res.completed) == 1 and len(res.failed) == 1 and res.failed[0]['error_type'] == 'TrainingDiverged'
+    bad = Path(res.failed[0]['run_dir'])
+    assert not (bad / 'attempts').exists()              # before the fix: the ensemble's record archived, then trained again
+    assert json.loads((bad / 'error.json').read_text())['attempt'] == 1
+    assert json.loads((bad / 'summary.json').read_text())['status'] == 'diverged'
+    assert sorted(r['status'] for r in rows_of(tmp_path)) == ['completed', 'diverged']
+    again = sw.run_sweep(spec, out=tmp_path, progress=False)   # a later invocation retries it, as for any failed run
+    assert again.failed[0]['attempt'] == 2 and (bad / 'attempts').exists()
+
+
+def test_interrupted_sweep_has_results_of_the_runs_that_finished(tmp_path, monkeypatch):
+    import group_agf.sweep as sw
+    real, calls = sw.execute_run, []
+
+    def interrupted_at_the_third(config, run_dir, *args, **kwargs):
+        calls.append(run_dir)
+        if len(calls) == 3: raise KeyboardInterrupt
+        return real(config, run_dir, *args, **kwargs)
+
+    monkeypatch.setattr(sw, 'execute_run', interrupted_at_the_third)
+    sw.register_ensemble_trainer(None)                  # one run after another
+    try:
+        spec = dict(name='intr', mode='inprocess', base=dict(M=5, hidden_size=8, num_epochs=4, eval_interval=2), seeds=[1, 2, 3, 4])
+        with pytest.raises(KeyboardInterrupt):
+            sw.run_sweep(spec, out=tmp_path, progress=False)
+    finally:
+        sw.register_ensemble_trainer(sw.batched_train)
+    rows = rows_of(tmp_path)                             # before the fix: no results.csv at all
+    assert sorted(r['status'] for r in rows) == ['completed', 'completed', 'new', 'new']
+    assert all(r['final_test_acc'] for r in rows if r['status'] == 'completed')
