@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import add_memory_arg, apply_memory_limit, config_help, parse_overrides
+
 # %% auto #0
-__all__ = ['BENCHMARKS', 'run_demo', 'parse_overrides', 'run_train', 'add_memory_arg', 'apply_memory_limit', 'main']
+__all__ = ['BENCHMARKS', 'run_demo', 'run_train', 'main']
 
 # %% ../nbs/10_cli.ipynb #a913cd66
 def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
@@ -45,18 +47,9 @@ def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
     return paths
 
 # %% ../nbs/10_cli.ipynb #08fa91d5
-def parse_overrides(tokens) -> dict:
-    "`key=value` tokens as a dict (values stay strings; `make_config` coerces them by type)."
-    out = {}
-    for tok in tokens:
-        key, sep, value = tok.partition('=')
-        if not sep or not key:
-            raise ValueError(f"argument {tok!r}: expected key=value (e.g. M=113 hidden_size=512)")
-        out[key.strip()] = value
-    return out
-
 def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
     "Validate `key=value` tokens, train, write the run folder, print a summary; return an exit status."
+    from group_agf.rundir import RunFolderError
     from group_agf.train import TrainingDiverged, make_config, run_name, train
     try:
         cfg = make_config(**parse_overrides(tokens))
@@ -70,6 +63,9 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
     except TrainingDiverged as e:
         print(f"group-agf train: diverged: {e}", file=sys.stderr)
         return 3
+    except RunFolderError as e:   # another config in the folder, folder busy, unsafe checkpoint
+        print(f"group-agf train: error: {e}", file=sys.stderr)
+        return 2
     s = res.summary
     print(f"{s['task']}: {s['n_train']} train / {s['n_test']} test examples, {s['epochs']} epochs in {s['wall_s']:.1f} s on {s['device']}")
     print(f"final train acc {s['final']['train_acc']:.4f} loss {s['final']['train_loss']:.4g}; "
@@ -91,19 +87,6 @@ def _add_multirun_args(p: argparse.ArgumentParser):
     p.add_argument('--scheduler', default=None, help="multirun: Dask scheduler address, or 'local'")
     add_memory_arg(p)
 
-def add_memory_arg(p: argparse.ArgumentParser):
-    "The `--max-memory-gb` option: the memory budget checked before any table or dataset is allocated."
-    p.add_argument('--max-memory-gb', type=float, default=None, metavar='GIB',
-                   help="refuse groups and datasets whose estimated memory is above this many GiB "
-                        "(default: $GROUP_AGF_MAX_MEMORY_GB, else 8); passed on to sweep workers")
-
-def apply_memory_limit(max_memory_gb) -> None:
-    "Validate `--max-memory-gb` and export it as `$GROUP_AGF_MAX_MEMORY_GB`, so papermill kernels and workers see it."
-    from group_agf.groups import MAX_MEMORY_ENV, max_memory_bytes
-    if max_memory_gb is not None:
-        max_memory_bytes(max_memory_gb)          # ValueError if not a positive finite number
-        os.environ[MAX_MEMORY_ENV] = repr(float(max_memory_gb))
-
 def _parser() -> argparse.ArgumentParser:
     "Argument parser of the `group-agf` command."
     p = argparse.ArgumentParser(prog='group-agf', description="Train networks on finite-group composition and analyse them.")
@@ -111,13 +94,19 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser('demo', help="irreps and power spectra on D5 and A5, saved as figures")
     demo.add_argument('--out', default='results/demo', help="folder for the figures (default: results/demo)")
     demo.add_argument('--seed', type=int, default=0, help="seed of the random template")
-    tr = sub.add_parser('train', help="train one model: key=value options with seed 000's names (see TrainConfig)")
+    from group_agf.train import TrainConfig
+    from group_agf.sequential.run import SEQUENCE_PRESETS, SequenceConfig
+    keys = lambda cls, extra='': f"configuration keys (key=type (default): help [allowed]){extra}:\n" + config_help(cls)
+    tr = sub.add_parser('train', help="train one model: key=value options with seed 000's names (see TrainConfig)",
+                        epilog=keys(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. M=113 hidden_size=512 weight_decay=1e-4")
     tr.add_argument('--out', default=None, help="run folder (default: runs/<run name>)")
     tr.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     _add_multirun_args(tr)
     tr.add_argument('--mode', choices=['inprocess', 'papermill'], default=None, help="multirun: how each run executes")
-    sq = sub.add_parser('sequence', help="train a sequence-composition model (seed 003): key=value options or a config file")
+    sq = sub.add_parser('sequence', help="train a sequence-composition model (seed 003): key=value options or a config file",
+                        epilog=keys(SequenceConfig, f", and preset={'|'.join(SEQUENCE_PRESETS)} (a preset's values under "
+                                    "the keys given)"), formatter_class=argparse.RawDescriptionHelpFormatter)
     sq.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. preset=d3 num_epochs=12000, or a YAML/JSON config path")
     sq.add_argument('--out', default=None, help="run folder (default: runs/<run name>); with -m the sweep folder")
     sq.add_argument('--no-progress', action='store_true', help="hide the progress bar")

@@ -15,11 +15,10 @@ from functools import cached_property
 import numpy as np
 
 # %% auto #0
-__all__ = ['EXACT_ASSOCIATIVITY_LIMIT', 'MAX_MEMORY_ENV', 'DEFAULT_MAX_MEMORY_GB', 'TABLE_PEAK_FACTOR', 'GROUP_SPECS',
-           'validate_table', 'FiniteGroup', 'from_table', 'cyclic', 'product', 'abelian', 'from_permutations',
-           'symmetric', 'alternating', 'dihedral', 'dicyclic', 'quaternion', 'octahedral', 'full_octahedral',
-           'icosahedral', 'multiplicative', 'named_groups', 'MemoryLimitError', 'max_memory_bytes', 'table_bytes',
-           'check_memory', 'check_group_spec', 'group_from_spec']
+__all__ = ['EXACT_ASSOCIATIVITY_LIMIT', 'MAX_MEMORY_ENV', 'DEFAULT_MAX_MEMORY_GB', 'TABLE_PEAK_FACTOR', 'validate_table',
+           'FiniteGroup', 'from_table', 'cyclic', 'product', 'abelian', 'from_permutations', 'symmetric', 'alternating',
+           'dihedral', 'dicyclic', 'quaternion', 'octahedral', 'full_octahedral', 'icosahedral', 'multiplicative',
+           'named_groups', 'MemoryLimitError', 'max_memory_bytes', 'table_bytes', 'check_memory']
 
 # %% ../nbs/00_groups.ipynb #26b58676
 EXACT_ASSOCIATIVITY_LIMIT = 2**24  # check all n^3 triples up to this many, random triples above
@@ -387,94 +386,3 @@ def check_memory(what: str, nbytes: int, max_memory_gb=None) -> int:
         raise MemoryLimitError(f"{what} needs about {_gib(nbytes)} of memory (estimated before allocating); allowed: at "
                                f"most {_gib(limit)}, the limit, which {MAX_MEMORY_ENV}=<GiB> or --max-memory-gb raises")
     return int(nbytes)
-
-# %% ../nbs/00_groups.ipynb #ed370c79
-GROUP_SPECS = {'cyclic': 'cyclic:<n>, n >= 1', 'abelian': "abelian:<n1>x<n2>x... (e.g. 'abelian:4x4'), factors >= 1",
-               'dihedral': 'dihedral:<n>, n >= 1 (order 2n)', 'symmetric': 'symmetric:<n>, n in 1..7',
-               'alternating': 'alternating:<n>, n in 1..8', 'dicyclic': 'dicyclic:<n>, n >= 2 (order 4n)',
-               'multiplicative': 'multiplicative:<M>, M >= 2 (the units mod M)', 'quaternion': 'quaternion',
-               'octahedral': 'octahedral', 'full_octahedral': 'full_octahedral', 'icosahedral': 'icosahedral',
-               'smallgroup': 'smallgroup:<order>,<id>, order in 1..128'}
-_INT_RANGES = {'cyclic': (1, None), 'dihedral': (1, None), 'symmetric': (1, 7), 'alternating': (1, 8),
-               'dicyclic': (2, None), 'multiplicative': (2, None)}
-_FIXED = {'quaternion': (8, 0), 'octahedral': (24, 6), 'full_octahedral': (48, 6), 'icosahedral': (60, 5)}  # order, degree
-_MAX_DIGITS = 18   # larger numbers cannot be group orders we could ever tabulate
-
-def _spec_error(key: str, spec, family: str | None = None, why: str = '') -> ValueError:
-    "The one-line error for a bad group spec: key, value, why, and what is allowed."
-    allowed = GROUP_SPECS[family] if family else '; '.join(GROUP_SPECS.values())
-    return ValueError(f"{key}: got {spec!r}{'; ' + why if why else ''}; allowed: {allowed}")
-
-def _spec_int(key: str, spec, family: str, text: str, lo: int, hi: int | None) -> int:
-    "An integer argument of a spec: ASCII digits, at most 18 of them, in [lo, hi]."
-    if not re.fullmatch(r'[0-9]{1,%d}' % _MAX_DIGITS, text.strip()):
-        raise _spec_error(key, spec, family, 'the argument must be a whole number' if len(text) <= _MAX_DIGITS
-                          else 'the number is too large')
-    n = int(text)
-    if n < lo or (hi is not None and n > hi): raise _spec_error(key, spec, family)
-    return n
-
-def _totient(M: int) -> int:
-    "Euler's phi(M) by trial division."
-    phi, m, p = M, M, 2
-    while p * p <= m:
-        if m % p == 0:
-            while m % p == 0: m //= p
-            phi -= phi // p
-        p += 1
-    return phi - phi // m if m > 1 else phi
-
-def check_group_spec(spec, key: str = 'group', max_memory_gb=None, shown: str | None = None) -> dict:
-    "Validate a group spec without building it; return {'family', 'order', 'bytes'} or raise a one-line ValueError."
-    shown = shown or repr(spec)   # how a memory refusal names the value (a caller may show the user's own spelling)
-    if not isinstance(spec, str) or not spec.strip():
-        raise _spec_error(key, spec)
-    family, sep, arg = spec.strip().partition(':')
-    family = family.strip()
-    if family not in GROUP_SPECS:
-        close = difflib.get_close_matches(family, GROUP_SPECS, n=1)
-        raise _spec_error(key, spec, why=f"unknown group family {family!r}" + (f" (did you mean {close[0]!r}?)" if close else ''))
-    if family in _FIXED:
-        if sep: raise _spec_error(key, spec, family, f"{family!r} takes no argument")
-        order, degree = _FIXED[family]
-    elif not sep or not arg.strip():
-        raise _spec_error(key, spec, family, 'the argument after ":" is missing')
-    elif family in _INT_RANGES:
-        n = _spec_int(key, spec, family, arg, *_INT_RANGES[family])
-        degree = n if family in ('symmetric', 'alternating') else 0   # n <= 8 for these two
-        if family in ('cyclic', 'dihedral', 'dicyclic'): order = {'cyclic': 1, 'dihedral': 2, 'dicyclic': 4}[family] * n
-        elif family == 'symmetric': order = math.factorial(n)
-        elif family == 'alternating': order = max(1, math.factorial(n) // 2)
-        else:   # phi(M) >= sqrt(M/2): refuse a hopeless M before factoring it
-            check_memory(f"{key}: {shown} (at least {math.isqrt(n // 2)} units)", table_bytes(math.isqrt(n // 2)), max_memory_gb)
-            order = _totient(n)
-            check_memory(f"{key}: {shown}", 48 * n, max_memory_gb)   # the list of residues scanned for units
-    elif family == 'abelian':
-        factors = arg.split('x')
-        ns = [_spec_int(key, spec, family, f, 1, None) for f in factors]
-        order, degree = math.prod(ns), len(ns)   # the product builds one n x n table per factor
-    else:   # smallgroup:<order>,<id>
-        o, comma, i = arg.partition(',')
-        if not comma: raise _spec_error(key, spec, family, 'expected <order>,<id>')
-        order = _spec_int(key, spec, family, o, 1, 128)
-        from group_agf.smallgroups import number_of_small_groups   # lazy: the library file is read only here
-        count = number_of_small_groups(order)
-        gid = _spec_int(key, spec, family, i, 1, None)
-        if gid > count:
-            raise ValueError(f"{key}: got {spec!r}; there {'is 1 group' if count == 1 else f'are {count} groups'} of "
-                             f"order {order}; allowed: smallgroup:{order},<id> with id in 1..{count}")
-        degree = order
-    nbytes = check_memory(f"{key}: {shown} (a Cayley table of order {order})", table_bytes(order, degree), max_memory_gb)
-    return dict(family=family, order=order, bytes=nbytes)
-
-def group_from_spec(spec: str, key: str = 'group', max_memory_gb=None) -> FiniteGroup:
-    "The group named by `spec` ('cyclic:10', 'abelian:4x4', 'dihedral:3', 'octahedral', 'smallgroup:12,1', ...), checked first."
-    family = check_group_spec(spec, key, max_memory_gb)['family']
-    arg = spec.strip().partition(':')[2].strip()
-    if family == 'smallgroup':
-        from group_agf.smallgroups import small_group
-        order, _, gid = arg.partition(',')
-        return small_group(int(order), int(gid))
-    if family in _FIXED: return globals()[family]()
-    if family == 'abelian': return product(*[cyclic(int(f)) for f in arg.split('x')])
-    return globals()[family](int(arg))

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from .config import run_identity
+
 try: import fcntl
 except ImportError: fcntl = None      # not POSIX: no lock (the folder is still written atomically)
 
@@ -197,8 +199,9 @@ def _canonical(values: dict) -> dict:
 
 def config_differences(stored: dict, cfg) -> dict:
     "{key: (stored value, requested value)} for every field where a stored config dict differs from config `cfg`."
-    requested = _canonical(cfg.to_dict())
-    stored = _canonical(type(cfg)().to_dict() | dict(stored))     # keys an older version did not write: defaults
+    bookkeeping = set(cfg.to_dict()) - set(run_identity(cfg))      # e.g. max_wall_s: may change between calls
+    requested = _canonical(run_identity(cfg))
+    stored = _canonical({k: v for k, v in (type(cfg)().to_dict() | dict(stored)).items() if k not in bookkeeping})
     return {k: (stored.get(k), requested.get(k)) for k in dict.fromkeys([*requested, *stored])
             if stored.get(k, object()) != requested.get(k, object())}
 

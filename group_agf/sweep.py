@@ -28,9 +28,10 @@ import yaml
 from .ensemble import MAY_DIFFER, check_ensemble, train_ensemble
 from .sequence_ensemble import SEQUENCE_MAY_DIFFER, check_sequence_ensemble, train_sequence_ensemble
 from .sequential import SEQUENCE_PRESETS, SequenceConfig, make_sequence_config, sequence_run_name, train_sequence
-from .groups import check_group_spec
+from .specs import check_group_spec
 from .tasks import check_choice
-from .train import (TrainConfig, TrainingDiverged, _field_kinds, atomic_write, make_config, run_name, train,
+from .config import canonical
+from .train import (TrainConfig, TrainingDiverged, atomic_write, make_config, run_name, train,
                              write_csv, write_json)
 
 # %% auto #0
@@ -54,7 +55,6 @@ class RunKind:
     seed_field: str                   # the field a spec's `seeds` sets
     default_figure: dict              # summary figure when a spec names none
     papermill: bool                   # whether sweeps/experiment.ipynb runs it
-    float_lists: tuple = ()           # list fields whose entries are floats (written as floats in folder names)
     precheck: typing.Callable = None  # params -> None, ValueError before the config is made (cheap checks of what it would build)
 
 def _precheck_sequence(params: dict):
@@ -66,7 +66,7 @@ KINDS = {'train': RunKind(TrainConfig, make_config, run_name, train, check_ensem
                           {'y': 'final_test_acc'}, True),
          'sequence': RunKind(SequenceConfig, make_sequence_config, sequence_run_name, train_sequence, check_sequence_ensemble,
                              train_sequence_ensemble, SEQUENCE_MAY_DIFFER, 'init_seed', {'y': 'final_train_loss'}, False,
-                             ('powers', 'betas'), _precheck_sequence)}
+                             _precheck_sequence)}
 
 def kind_of(config) -> RunKind:
     "The kind of a config object (a plain dict is a train config)."
@@ -198,15 +198,8 @@ class Run:
     run_id: str
 
 def canonical_config(cfg):
-    "The same config with `M` a string and float fields (and float lists) floats, so equal runs get equal folder names."
-    kind, values = kind_of(cfg), cfg.to_dict()
-    for name, value in values.items():
-        base, _ = _field_kinds(name, kind.config_type)
-        if value is None: continue
-        if name == 'M': values[name] = str(value)
-        elif base is float: values[name] = float(value)
-        elif name in kind.float_lists: values[name] = [float(v) for v in value]
-    return kind.make_config(values)
+    "The validated config in one spelling (`config.canonical`), so equal runs get equal folder names."
+    return canonical(kind_of(cfg).make_config(cfg.to_dict()))
 
 def _grid_product(grid: dict) -> list[dict]:
     "Cartesian product of a grid {key: [values]} as a list of dicts (first key outermost)."
@@ -704,7 +697,7 @@ def add_executor_args(p: argparse.ArgumentParser, mode_default=None) -> argparse
     p.add_argument('--out', default=None, help="sweep folder (default results/sweeps/<name>)")
     p.add_argument('--mode', choices=MODES, default=mode_default, help="papermill (executed notebook kept per run) or inprocess")
     p.add_argument('--no-progress', action='store_true', help="hide the progress bar")
-    from group_agf.cli import add_memory_arg
+    from group_agf.config import add_memory_arg
     add_memory_arg(p)
     return p
 
@@ -712,7 +705,7 @@ def sweep_main(argv=None) -> int:
     "`group-agf sweep SPEC.yaml [options]`: run a sweep; 0 if all runs completed, 1 if any failed, 2 if invalid."
     args = sweep_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        from group_agf.cli import apply_memory_limit
+        from group_agf.config import apply_memory_limit
         apply_memory_limit(args.max_memory_gb)     # exported to the environment: papermill kernels and workers see it
         res = run_sweep(args.spec, args.out, args.workers, args.gpus, args.scheduler, args.mode, not args.no_progress)
     except (ValueError, FileNotFoundError, yaml.YAMLError) as e:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .groups import (FiniteGroup, abelian, check_group_spec, check_memory, multiplicative, symmetric,
+from .groups import (FiniteGroup, abelian, check_memory, multiplicative, symmetric,
                               table_bytes)
+from .specs import check_group_spec
 
 # %% auto #0
 __all__ = ['MAX_TUPLES', 'MAX_EXPRESSION_LENGTH', 'MAX_EXPRESSION_DEPTH', 'GROUP_TYPES', 'MAX_SEED', 'CRITICAL_RATIO_MULTIPLIER',

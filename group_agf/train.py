@@ -6,9 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import hashlib
-import json
 import os
 import typing
 from dataclasses import dataclass, fields
@@ -17,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import (canonical, check_options, coerce_value, device_option, dtype_option, eval_interval_option,
+                              init_save_range_option, max_wall_s_option, num_epochs_option, option, resolve_device,
+                              run_name as config_run_name, save_interval_option, unknown_key_message)
 from .models import GroupArithmeticNet, make_loss
 from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
 from .tasks import (GROUP_TYPES, Task, check_choice, check_float, check_int, load_split, make_task,
@@ -28,8 +28,7 @@ from .rundir import atomic_write, checkpoint_epochs, latest_checkpoint, write_ch
 from .engine import NonFiniteWatch, TrainingDiverged, stored_result, summarize
 
 # %% auto #0
-__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'coerce_value', 'unknown_key_message',
-           'check_field_types', 'validate_config', 'resolve_device', 'make_config', 'evaluate',
+__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'validate_config', 'make_config', 'evaluate',
            'classification_metrics', 'kernel_stats', 'arithmetic_loss_step', 'build_run', 'run_name', 'train',
            'load_run']
 
@@ -42,47 +41,48 @@ SCHEDULE_NAMES = ('none', 'step', 'exponential', 'cosine', 'multistep')
 class TrainConfig:
     "Every option of a group-arithmetic training run (seed 000's names and meanings)."
     # task
-    group_type: str = 'modular_addition'   # modular_addition | modular_multiplication | sym | collection | expression
-    M: str = '127'                        # modulus, product string '2x3x4', S_M degree, or collection index
-    num_of_ops: int = 2                   # k operands, composed left to right
-    expression: str | None = None         # for group_type=expression, e.g. 'x^2 + x*y + y^2'
-    group_collection_max_dk: int = 0      # for group_type=collection: largest irrep degree of the groups
+    group_type: str = option('modular_addition', 'the task family', choices=GROUP_TYPES)
+    M: str = option('127', "modulus, product string '2x3x4', S_M degree, or collection index")
+    num_of_ops: int = option(2, 'k operands, composed left to right', low=2)
+    expression: str | None = option(None, "for group_type=expression, e.g. 'x^2 + x*y + y^2'")
+    group_collection_max_dk: int = option(0, 'for group_type=collection: largest irrep degree of the groups', low=0)
     # split
-    test_size: float = 0.7
-    use_critical_ratio: bool = False
-    critical_ratio_delta: float = 0.0
-    critical_ratio_multiplier: float = 2.7482
-    load_dataset_split: str | None = None
-    seed: int = 0
+    test_size: float = option(0.7, 'share of all pairs held out for testing', low=0.0, high=1.0, open_high=True)
+    use_critical_ratio: bool = option(False, "size the training set by Li2's critical ratio instead of test_size")
+    critical_ratio_delta: float = option(0.0, 'Li2: training set (c - delta)·M·ln M, times d_max/2 for non-abelian groups')
+    critical_ratio_multiplier: float = option(2.7482, "Li2's constant c", low=0.0, open_low=True)
+    load_dataset_split: str | None = option(None, 'a saved split (JSON file) to use instead of a random one')
+    seed: int = option(0, 'seed of the split and the initialization', low=0, high=2**63 - 1)
     # model
-    hidden_size: int = 512
-    activation: str = 'sqr'
-    embed_trainable: bool = False
-    other_layers: int = 0
-    use_inner_product_act: bool = False
-    use_complex_weights: bool = False
-    use_bn: bool = False
-    normalize: bool = False
-    scale_down_top: bool = False
-    init_scale: float = 1.0
+    hidden_size: int = option(512, 'hidden neurons', low=1)
+    activation: str = option('sqr', 'hidden activation', choices=ACTIVATION_NAMES)
+    embed_trainable: bool = option(False, 'train a per-operand embedding before the first layer')
+    other_layers: int = option(0, 'extra residual hidden layers', low=0)
+    use_inner_product_act: bool = option(False, "product of the operands' first-layer outputs")
+    use_complex_weights: bool = option(False, 'complex first and top layers')
+    use_bn: bool = option(False, 'batch norm after the first layer')
+    normalize: bool = option(False, "project each neuron's weights to unit norm after every step")
+    scale_down_top: bool = option(False, 'scale the top layer by 1/hidden_size')
+    init_scale: float = option(1.0, "multiplies PyTorch's default initialization", low=0.0, open_low=True)
     # objective and optimizer
-    loss_func: str = 'nll'
-    optim: str = 'adam'
-    learning_rate: float = 0.001
-    weight_decay: float = 1e-4
-    set_weight_reg: float | None = None
-    lr_decay_type: str = 'none'
-    lr_decay_step: int = 1000
-    lr_decay_rate: float = 0.1
-    lr_decay_milestones: list | None = None
+    loss_func: str = option('nll', "'nll' (cross-entropy) or 'mse' (CoGS's projected MSE)", choices=('nll', 'mse'))
+    optim: str = option('adam', 'optimizer', choices=OPTIMIZER_NAMES)
+    learning_rate: float = option(0.001, 'learning rate', low=0.0, open_low=True)
+    weight_decay: float = option(1e-4, 'weight decay (torch meaning of each optimizer)', low=0.0)
+    set_weight_reg: float | None = option(None, 'ridge readout: solve the top layer with this L2 penalty (loss_func=mse)')
+    lr_decay_type: str = option('none', 'learning-rate schedule', choices=SCHEDULE_NAMES)
+    lr_decay_step: int = option(1000, 'step: epochs between decays', low=1)
+    lr_decay_rate: float = option(0.1, 'step, exponential, multistep: factor per decay', low=0.0, high=1.0, open_low=True)
+    lr_decay_milestones: list | None = option(None, 'multistep: increasing epochs at which to decay')
     # loop and bookkeeping
-    num_epochs: int = 3000
-    eval_interval: int = 100
-    save_interval: int | None = 1000
-    init_save_range: int = 0
-    track_stats: bool = False
-    device: str = 'auto'
-    dtype: str = 'float32'
+    num_epochs: int = num_epochs_option(3000)
+    eval_interval: int = eval_interval_option(100)
+    save_interval: int | None = save_interval_option(1000)
+    init_save_range: int = init_save_range_option()
+    track_stats: bool = option(False, "log seed 000's statistics of the hidden representation at every evaluation")
+    device: str = device_option()
+    dtype: str = dtype_option()
+    max_wall_s: float | None = max_wall_s_option()
 
     def to_dict(self) -> dict:
         "The configuration as a plain dict (JSON-serializable)."
@@ -90,87 +90,12 @@ class TrainConfig:
 
 # %% ../nbs/06_train.ipynb #73ecc866
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
-_NONE_WORDS = {'none', 'null', '~', ''}
-
-def _field_kinds(name: str, config_type: type = TrainConfig) -> tuple[type, bool]:
-    "(base type, whether None is allowed) of a field of a config dataclass, from its annotation."
-    ann = str({f.name: f for f in fields(config_type)}[name].type).replace(' ', '')
-    return {'str': str, 'int': int, 'float': float, 'bool': bool, 'list': list}[ann.split('|')[0]], ann.endswith('|None')
-
-def _number(text: str):
-    "An int if `text` spells one, else a float."
-    try: return int(text)
-    except ValueError: return float(text)
-
-def coerce_value(name: str, value, config_type: type = TrainConfig):
-    "Convert a command-line string to the declared type of field `name` of a config dataclass (other values pass through)."
-    if name not in {f.name for f in fields(config_type)}: raise ValueError(unknown_key_message(name, config_type))
-    if not isinstance(value, str): return value
-    base, optional = _field_kinds(name, config_type)
-    text = value.strip()
-    if optional and text.lower() in _NONE_WORDS: return None
-    try:
-        if base is bool:
-            if text.lower() in ('true', '1', 'yes'): return True
-            if text.lower() in ('false', '0', 'no'): return False
-            raise ValueError
-        if base is int: return int(text)
-        if base is float: return float(text)
-        if base is list: return [_number(v.strip()) for v in text.strip('[]').split(',') if v.strip()]
-    except ValueError:
-        raise ValueError(f"{name}: got {value!r}; allowed: {'true/false' if base is bool else 'a ' + base.__name__}"
-                         f"{' or null' if optional else ''}") from None
-    return text
-
-def unknown_key_message(name: str, config_type: type = TrainConfig) -> str:
-    "Error text for an unknown configuration key, with the closest known keys."
-    known = [f.name for f in fields(config_type)]
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    return f"unknown configuration key {name!r}.{hint} Known keys: {', '.join(known)}"
 
 # %% ../nbs/06_train.ipynb #42b1db42
-def check_field_types(cfg):
-    "Raise ValueError for a field of a config dataclass whose value has the wrong type."
-    for f in fields(cfg):
-        name, value = f.name, getattr(cfg, f.name)
-        base, optional = _field_kinds(name, type(cfg))
-        if value is None and optional: continue
-        ok = {str: isinstance(value, (str, int)) and not isinstance(value, bool) if name == 'M' else isinstance(value, str),
-              int: isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-              float: isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool),
-              bool: isinstance(value, bool), list: isinstance(value, (list, tuple))}[base]
-        if not ok:
-            raise ValueError(f"{name}: got {value!r} ({type(value).__name__}); allowed: {base.__name__}"
-                             f"{' or None' if optional else ''}")
-
 def validate_config(cfg: TrainConfig) -> TrainConfig:
-    "Check every field of `cfg` (types, ranges, choices, combinations); return it or raise ValueError."
-    check_field_types(cfg)
-    check_choice('group_type', cfg.group_type, GROUP_TYPES)
-    check_int('num_of_ops', cfg.num_of_ops, 2)
-    check_int('group_collection_max_dk', cfg.group_collection_max_dk, 0)
-    check_float('test_size', cfg.test_size, 0.0, 1.0, open_max=True)
-    check_float('critical_ratio_delta', cfg.critical_ratio_delta)
-    check_float('critical_ratio_multiplier', cfg.critical_ratio_multiplier, 0.0, open_min=True)
-    check_int('seed', cfg.seed, 0, 2**63 - 1)   # torch.manual_seed takes a signed 64-bit integer
-    check_int('hidden_size', cfg.hidden_size, 1)
-    check_choice('activation', cfg.activation, ACTIVATION_NAMES)
-    check_int('other_layers', cfg.other_layers, 0)
-    check_float('init_scale', cfg.init_scale, 0.0, open_min=True)
-    check_choice('loss_func', cfg.loss_func, ('nll', 'mse'))
-    check_choice('optim', cfg.optim, OPTIMIZER_NAMES)
-    check_float('learning_rate', cfg.learning_rate, 0.0, open_min=True)
-    check_float('weight_decay', cfg.weight_decay, 0.0)
+    "Check every field of `cfg` (declared types, ranges and choices, then combinations); return it or raise ValueError."
+    check_options(cfg)
     check_set_weight_reg(cfg.set_weight_reg, cfg.loss_func)
-    check_choice('lr_decay_type', cfg.lr_decay_type, SCHEDULE_NAMES)
-    check_int('lr_decay_step', cfg.lr_decay_step, 1)
-    check_float('lr_decay_rate', cfg.lr_decay_rate, 0.0, 1.0, open_min=True)
-    check_int('num_epochs', cfg.num_epochs, 0)
-    check_int('eval_interval', cfg.eval_interval, 1)
-    if cfg.save_interval is not None: check_int('save_interval', cfg.save_interval, 1)
-    check_int('init_save_range', cfg.init_save_range, 0)
-    check_choice('dtype', cfg.dtype, ('float32', 'float64'))
     resolve_device(cfg.device)
     if cfg.expression is not None and cfg.group_type != 'expression':
         raise ValueError(f"expression: got {cfg.expression!r} with group_type={cfg.group_type!r}; allowed: None, "
@@ -189,36 +114,14 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
         check_split(info['n_rows'], cfg.test_size)
     return cfg
 
-def resolve_device(device: str) -> torch.device:
-    "torch device for 'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N'; validated."
-    if not isinstance(device, str) or not (device in ('auto', 'cpu', 'cuda') or
-                                           (device.startswith('cuda:') and device[5:].isdigit())):
-        raise ValueError(f"device: got {device!r}; allowed: 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f"device: got {device!r} but CUDA is not available here; allowed: 'auto' or 'cpu'")
-    if device.startswith('cuda:') and int(device[5:]) >= torch.cuda.device_count():
-        raise ValueError(f"device: got {device!r}; allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}")
-    return torch.device(device)
-
 def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainConfig:
     "A validated `TrainConfig` from a config or dict plus `key=value` overrides (strings are coerced)."
     base = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
     base.update(overrides)
     for name in base:
-        if name not in _FIELDS: raise ValueError(unknown_key_message(name))
-    cfg = validate_config(TrainConfig(**{k: coerce_value(k, v) for k, v in base.items()}))
-    return _canonical(cfg)
+        if name not in _FIELDS: raise ValueError(unknown_key_message(name, TrainConfig))
+    return canonical(validate_config(TrainConfig(**{k: coerce_value(k, v, TrainConfig) for k, v in base.items()})))
 
-def _canonical(cfg: TrainConfig) -> TrainConfig:
-    "One spelling per value (M as text, float fields as floats), so equal configs get equal run names."
-    cfg.M = str(cfg.M)
-    for name in _FIELDS:
-        value = getattr(cfg, name)
-        if _field_kinds(name)[0] is float and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            setattr(cfg, name, float(value))
-    return cfg
 
 # %% ../nbs/06_train.ipynb #bbe3fa23
 @torch.no_grad()
@@ -300,12 +203,8 @@ def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
 
 # %% ../nbs/06_train.ipynb #fa4adc24
 def run_name(cfg: TrainConfig) -> str:
-    "Readable folder name from the non-default options, plus a short hash of the whole config."
-    default = TrainConfig().to_dict()
-    changed = [f"{k}={v}" for k, v in cfg.to_dict().items() if v != default[k] and k not in ('device',)]
-    digest = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
-    readable = '_'.join(changed)[:80].replace('/', '-').replace(' ', '') or 'defaults'
-    return f"{readable}_{digest}"
+    "Folder name of a run: the options that differ from the defaults, readable, then a short hash (`config.run_name`)."
+    return config_run_name(cfg)
 
 # %% ../nbs/06_train.ipynb #37e807ff
 def train(config: TrainConfig | dict | None = None, run_dir=None, task: Task | None = None,

@@ -186,3 +186,19 @@ def test_sweep_missing_file_and_broken_yaml(tmp_path, capsys):
     assert main(['sweep', str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"spec {bad.resolve()}: invalid YAML at line 3" in err and '<unicode string>' not in err, err
+
+
+@pytest.mark.parametrize('command, config', [('train', 'group_agf.train.TrainConfig'),
+                                             ('sequence', 'group_agf.sequential.run.SequenceConfig')])
+def test_help_lists_every_key_with_type_default_and_help(command, config, capsys):
+    "The help is generated from the fields' declarations (`config.option`): every key, its type, default and help."
+    import dataclasses, importlib
+    module, name = config.rsplit('.', 1)
+    cls = getattr(importlib.import_module(module), name)
+    with pytest.raises(SystemExit):
+        main([command, '--help'])
+    text = capsys.readouterr().out
+    for f in dataclasses.fields(cls):
+        line = next((l for l in text.splitlines() if l.strip().startswith(f'{f.name}=')), None)
+        assert line is not None, f"{command} --help does not list {f.name}"
+        assert '(default ' in line and f.metadata['help'].split()[0] in line, line

@@ -10,43 +10,18 @@ import math
 import numpy as np
 import torch
 
-from ..groups import (FiniteGroup, abelian, alternating, cyclic, dicyclic, dihedral, full_octahedral,
-                              icosahedral, multiplicative, octahedral, quaternion, symmetric)
+from ..groups import FiniteGroup
+from ..specs import group_from_spec
 from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_transform
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['TEMPLATES', 'make_group', 'action_index', 'act', 'custom_fourier_template', 'group_distance', 'digits_template',
+__all__ = ['make_group', 'TEMPLATES', 'action_index', 'act', 'custom_fourier_template', 'group_distance', 'digits_template',
            'template_image', 'make_template', 'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode',
            'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
-_GROUP_MAKERS = {'cyclic': (cyclic, int), 'abelian': (abelian, str), 'dihedral': (dihedral, int),
-                 'symmetric': (symmetric, int), 'alternating': (alternating, int), 'dicyclic': (dicyclic, int),
-                 'multiplicative': (multiplicative, int), 'quaternion': (quaternion, None),
-                 'octahedral': (octahedral, None), 'full_octahedral': (full_octahedral, None),
-                 'icosahedral': (icosahedral, None), 'smallgroup': (None, str)}
-
-def make_group(spec: str) -> FiniteGroup:
-    "The group named by `spec` ('cyclic:10', 'abelian:4x4', 'dihedral:3', 'octahedral', 'smallgroup:12,1', ...)."
-    if not isinstance(spec, str):
-        raise ValueError(f"group: got {spec!r}; allowed: a string like 'cyclic:10' ({', '.join(_GROUP_MAKERS)})")
-    family, _, arg = spec.partition(':')
-    check_choice('group', family, _GROUP_MAKERS)
-    maker, kind = _GROUP_MAKERS[family]
-    if (kind is None) != (arg == ''):
-        raise ValueError(f"group: got {spec!r}; allowed: '{family}'" + ("" if kind is None else f":<{kind.__name__}>"))
-    if family == 'smallgroup':
-        try:
-            from group_agf import smallgroups
-        except ImportError:
-            raise ValueError(f"group: got {spec!r} but group_agf.smallgroups is not installed here") from None
-        order, _, gid = arg.partition(',')
-        return smallgroups.small_group(int(order), int(gid))
-    if kind is int:
-        if not arg.isdigit(): raise ValueError(f"group: got {spec!r}; allowed: '{family}:<positive integer>'")
-        return maker(int(arg))
-    return maker(arg) if kind is str else maker()
+make_group = group_from_spec
 
 # %% ../../nbs/12a_sequence_data.ipynb #5042690f
 def action_index(G: FiniteGroup) -> np.ndarray:

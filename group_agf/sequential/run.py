@@ -6,9 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +19,14 @@ from ..fourier import real_irreps, real_power_spectrum
 from ..optim import make_scheduler
 from ..tasks import MAX_TUPLES, check_choice, check_float, check_int, split_indices
 from ..rundir import RunFolderError
-from ..train import (SCHEDULE_NAMES, RunParts, TrainingDiverged, atomic_write, check_field_types, coerce_value,
-                             fit, resolve_device, unknown_key_message, write_json)
+from ..config import (check_options, coerce_value, device_option, dtype_option, eval_interval_option,
+                              init_save_range_option, max_wall_s_option, num_epochs_option, option, parse_overrides,
+                              resolve_device, run_name, save_interval_option, unknown_key_message)
+from ..engine import RunParts, TrainingDiverged, fit
+from ..groups import check_memory
+from ..rundir import atomic_write, write_json
+from ..tasks import dataset_bytes
+from ..train import SCHEDULE_NAMES
 from .data import (TEMPLATES, OnlineSampler, act, custom_fourier_template, encode, make_group,
                                        make_template, prefix_products, sequence_tokens, tuple_ids)
 from .models import (NONLINEARITIES, NONLINEARITY_DEGREES, OPTIMIZER_CHOICES, TRANSFORMS,
@@ -42,52 +46,55 @@ DATA_MODES = ('exhaustive', 'sampled', 'online')
 class SequenceConfig:
     "Every option of a sequential group composition run (defaults: seed 003's D_3 experiment)."
     # group, sequence length and template
-    group: str = 'dihedral:3'          # see make_group
-    k: int = 2                         # tokens per sequence, composed left to right
-    template: str = 'custom_fourier'   # onehot | fourier | gaussian | custom_fourier | digits
-    powers: list | None = field(default_factory=lambda: [0.0, 30.0, 3000.0])   # custom_fourier: one per real irrep
-    n_freqs: int = 3                   # fourier: number of irreps
-    power_ratio: float = 3.0           # fourier: ratio of consecutive powers
-    sigma: float = 1.0                 # gaussian: width
-    n_bumps: int = 1                   # gaussian: mixture size
-    digit: int = 0                     # digits: class 0-9
-    template_seed: int = 0
+    group: str = option('dihedral:3', "the group, as `specs.group_from_spec` reads it ('cyclic:10', 'octahedral', ...)")
+    k: int = option(2, 'tokens per sequence, composed left to right', low=2)
+    template: str = option('custom_fourier', 'the template family', choices=TEMPLATES)
+    powers: list | None = option(help='custom_fourier: power per real irrep (in `real_irreps` order)',
+                                 factory=lambda: [0.0, 30.0, 3000.0], floats=True)
+    n_freqs: int = option(3, 'fourier: number of irreps carrying power', low=1)
+    power_ratio: float = option(3.0, 'fourier: ratio of consecutive powers', low=1.0)
+    sigma: float = option(1.0, 'gaussian: width', low=0.0, open_low=True)
+    n_bumps: int = option(1, 'gaussian: mixture size', low=1)
+    digit: int = option(0, 'digits: class 0-9', low=0, high=9)
+    template_seed: int = option(0, 'seed of the template', low=0, high=2**63 - 1)
     # data
-    data_mode: str = 'exhaustive'      # exhaustive | sampled | online
-    num_samples: int = 1000            # sampled: training tuples
-    batch_size: int = 128              # online: tuples per step
-    val_fraction: float = 0.0          # exhaustive: held-out share of all tuples
-    num_val: int = 256                 # sampled / online: held-out tuples
-    data_seed: int = 0
+    data_mode: str = option('exhaustive', 'all tuples, a sample, or fresh online batches', choices=DATA_MODES)
+    num_samples: int = option(1000, 'sampled: training tuples', low=1)
+    batch_size: int = option(128, 'online: tuples per step', low=1)
+    val_fraction: float = option(0.0, 'exhaustive: held-out share of all tuples', low=0.0, high=1.0, open_high=True)
+    num_val: int = option(256, 'sampled / online: held-out tuples', low=0)
+    data_seed: int = option(0, 'seed of the sampled data', low=0, high=2**63 - 1)
     # model
-    model: str = 'TwoLayerNet'         # TwoLayerNet | SequentialMLP | QuadraticRNN
-    hidden: int = 180
-    nonlinearity: str = 'square'       # TwoLayerNet
-    output_scale: float = 1.0          # TwoLayerNet
-    transform: str = 'quadratic'       # QuadraticRNN: quadratic | multiplicative
-    return_all_outputs: bool = False   # QuadraticRNN: fit every prefix product
-    init_scale: float = 1e-3
-    init_seed: int = 0
+    model: str = option('TwoLayerNet', 'the network family', choices=MODELS)
+    hidden: int = option(180, 'hidden neurons', low=1)
+    nonlinearity: str = option('square', 'TwoLayerNet: activation', choices=NONLINEARITIES)
+    output_scale: float = option(1.0, 'TwoLayerNet: output multiplier', low=0.0, open_low=True)
+    transform: str = option('quadratic', 'QuadraticRNN: recurrence', choices=TRANSFORMS)
+    return_all_outputs: bool = option(False, 'QuadraticRNN: fit every prefix product')
+    init_scale: float = option(1e-3, 'initial weight scale', low=0.0, open_low=True)
+    init_seed: int = option(0, 'seed of the initialization', low=0, high=2**63 - 1)
     # optimizer
-    optimizer: str = 'per_neuron'      # auto | per_neuron | hybrid | adam | sgd
-    learning_rate: float = 0.01
-    adam_lr: float = 1e-3              # hybrid: Adam's rate for W_mix
-    betas: list = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.0          # adam / sgd
-    degree: float | None = None        # homogeneity degree L for per_neuron / hybrid (None: the model's own)
-    grad_clip: float | None = 0.1
-    reduction_threshold: float | None = None   # stop once train loss <= this x initial loss
-    lr_decay_type: str = 'none'
-    lr_decay_step: int = 1000
-    lr_decay_rate: float = 0.1
+    optimizer: str = option('per_neuron', 'optimizer (auto: by model)', choices=OPTIMIZER_CHOICES)
+    learning_rate: float = option(0.01, 'learning rate (hybrid: of the per-neuron part)', low=0.0, open_low=True)
+    adam_lr: float = option(1e-3, "hybrid: Adam's rate for W_mix", low=0.0, open_low=True)
+    betas: list = option(help='adam and hybrid: Adam betas', factory=lambda: [0.9, 0.999], floats=True)
+    weight_decay: float = option(0.0, 'adam / sgd: weight decay', low=0.0)
+    degree: float | None = option(None, "homogeneity degree L of the per-neuron step (null: the model's own)", low=1.0)
+    grad_clip: float | None = option(0.1, 'global gradient-norm clip (null: off)', low=0.0, open_low=True)
+    reduction_threshold: float | None = option(None, 'stop once the train loss is at most this x the initial loss',
+                                               low=0.0, high=1.0, open_low=True, open_high=True)
+    lr_decay_type: str = option('none', 'learning-rate schedule', choices=SCHEDULE_NAMES)
+    lr_decay_step: int = option(1000, 'step: epochs between decays', low=1)
+    lr_decay_rate: float = option(0.1, 'step, exponential: factor per decay', low=0.0, high=1.0, open_low=True)
     # loop and bookkeeping
-    num_epochs: int = 2000
-    eval_interval: int = 10
-    save_interval: int | None = None
-    init_save_range: int = 0
-    track_power: bool = True           # log the output power per irrep at every evaluation
-    device: str = 'auto'
-    dtype: str = 'float32'
+    num_epochs: int = num_epochs_option(2000)
+    eval_interval: int = eval_interval_option(10)
+    save_interval: int | None = save_interval_option(None)
+    init_save_range: int = init_save_range_option()
+    track_power: bool = option(True, 'log the output power per irrep at every evaluation')
+    device: str = device_option()
+    dtype: str = dtype_option()
+    max_wall_s: float | None = max_wall_s_option()
 
     def to_dict(self) -> dict:
         "The configuration as a plain dict (JSON-serializable)."
@@ -97,65 +104,47 @@ class SequenceConfig:
 _SEQ_FIELDS = {f.name: f for f in fields(SequenceConfig)}
 
 def coerce_sequence_value(name: str, value):
-    "Convert a command-line string to the declared type of SequenceConfig field `name` (as `train.coerce_value`)."
+    "Convert a command-line string to the declared type of SequenceConfig field `name` (`config.coerce_value`)."
     return coerce_value(name, value, SequenceConfig)
 
 def validate_sequence_config(cfg: SequenceConfig) -> SequenceConfig:
-    "Check every field of `cfg` (types, ranges, choices, combinations); return it or raise ValueError."
-    check_field_types(cfg)
+    "Check every field of `cfg` (declared types, ranges and choices, then combinations); return it or raise ValueError."
+    check_options(cfg)
+    resolve_device(cfg.device)
     G = make_group(cfg.group)
-    k = check_int('k', cfg.k, 2)
-    check_choice('template', cfg.template, TEMPLATES)
+    _check_template(cfg, G)
+    _check_data(cfg, G)
+    _check_model_and_optimizer(cfg)
+    return cfg
+
+def _check_template(cfg: SequenceConfig, G):
+    "The template's options fit the group."
     if cfg.template == 'custom_fourier':
         custom_fourier_template(G, cfg.powers)
     elif cfg.template == 'fourier':
         check_int('n_freqs', cfg.n_freqs, 1, len(real_irreps(G)) - 1)
-    check_float('power_ratio', cfg.power_ratio, 1.0)
-    check_float('sigma', cfg.sigma, 0.0, open_min=True)
-    check_int('n_bumps', cfg.n_bumps, 1)
-    check_int('digit', cfg.digit, 0, 9)
-    for s in ('template_seed', 'data_seed', 'init_seed'): check_int(s, getattr(cfg, s), 0)
-    check_choice('data_mode', cfg.data_mode, DATA_MODES)
-    if cfg.data_mode == 'exhaustive' and G.order ** k > MAX_TUPLES:
-        raise ValueError(f"data_mode: 'exhaustive' needs {G.order}**{k} tuples; allowed: at most {MAX_TUPLES} (use 'sampled' or 'online')")
-    check_int('num_samples', cfg.num_samples, 1)
-    check_int('batch_size', cfg.batch_size, 1)
-    check_float('val_fraction', cfg.val_fraction, 0.0, 1.0, open_max=True)
-    check_int('num_val', cfg.num_val, 0)
-    check_choice('model', cfg.model, MODELS)
-    if cfg.model == 'TwoLayerNet' and k != 2:
-        raise ValueError(f"k: got {k} with model='TwoLayerNet'; allowed: 2 (use SequentialMLP or QuadraticRNN for k > 2)")
+
+def _check_data(cfg: SequenceConfig, G):
+    "The data set fits in memory (estimated before anything is built)."
+    rows = G.order ** cfg.k if cfg.data_mode == 'exhaustive' else cfg.num_samples + cfg.num_val
+    if cfg.data_mode == 'exhaustive' and rows > MAX_TUPLES:
+        raise ValueError(f"data_mode: 'exhaustive' needs {G.order}**{cfg.k} tuples; allowed: at most {MAX_TUPLES} (use 'sampled' or 'online')")
+    check_memory(f"the data of {cfg.group} with k={cfg.k} ({rows} sequences of {G.order}-dimensional tokens)",
+                 8 * rows * (cfg.k + 1) * G.order + dataset_bytes(rows, cfg.k))
+
+def _check_model_and_optimizer(cfg: SequenceConfig):
+    "Combinations of model, sequence length and optimizer that make sense."
+    if cfg.model == 'TwoLayerNet' and cfg.k != 2:
+        raise ValueError(f"k: got {cfg.k} with model='TwoLayerNet'; allowed: 2 (use SequentialMLP or QuadraticRNN for k > 2)")
     if cfg.return_all_outputs and cfg.model != 'QuadraticRNN':
         raise ValueError(f"return_all_outputs: got True with model={cfg.model!r}; allowed: only with 'QuadraticRNN'")
-    check_int('hidden', cfg.hidden, 1)
-    check_choice('nonlinearity', cfg.nonlinearity, NONLINEARITIES)
-    check_float('output_scale', cfg.output_scale, 0.0, open_min=True)
-    check_choice('transform', cfg.transform, TRANSFORMS)
-    check_float('init_scale', cfg.init_scale, 0.0, open_min=True)
-    check_choice('optimizer', cfg.optimizer, OPTIMIZER_CHOICES)
     if cfg.optimizer == 'hybrid' and cfg.model != 'QuadraticRNN':
         raise ValueError(f"optimizer: got 'hybrid' with model={cfg.model!r}; allowed: 'hybrid' only for QuadraticRNN")
     if cfg.optimizer == 'per_neuron' and cfg.degree is None and cfg.model == 'TwoLayerNet' and NONLINEARITY_DEGREES[cfg.nonlinearity] is None:
         raise ValueError(f"optimizer: got 'per_neuron' with nonlinearity={cfg.nonlinearity!r}, which is not homogeneous; "
                          f"allowed: 'auto', 'adam' or 'sgd', or set degree")
-    check_float('learning_rate', cfg.learning_rate, 0.0, open_min=True)
-    check_float('adam_lr', cfg.adam_lr, 0.0, open_min=True)
     if len(cfg.betas) != 2: raise ValueError(f"betas: got {cfg.betas!r}; allowed: two numbers in [0, 1)")
     for b in cfg.betas: check_float('betas', b, 0.0, 1.0, open_max=True)
-    check_float('weight_decay', cfg.weight_decay, 0.0)
-    if cfg.degree is not None: check_float('degree', cfg.degree, 1.0)
-    if cfg.grad_clip is not None: check_float('grad_clip', cfg.grad_clip, 0.0, open_min=True)
-    if cfg.reduction_threshold is not None: check_float('reduction_threshold', cfg.reduction_threshold, 0.0, 1.0, open_min=True, open_max=True)
-    check_choice('lr_decay_type', cfg.lr_decay_type, SCHEDULE_NAMES)
-    check_int('lr_decay_step', cfg.lr_decay_step, 1)
-    check_float('lr_decay_rate', cfg.lr_decay_rate, 0.0, 1.0, open_min=True)
-    check_int('num_epochs', cfg.num_epochs, 0)
-    check_int('eval_interval', cfg.eval_interval, 1)
-    if cfg.save_interval is not None: check_int('save_interval', cfg.save_interval, 1)
-    check_int('init_save_range', cfg.init_save_range, 0)
-    check_choice('dtype', cfg.dtype, ('float32', 'float64'))
-    resolve_device(cfg.device)
-    return cfg
 
 # %% ../../nbs/12c_sequence_run.ipynb #52378fcc
 SEQUENCE_PRESETS = {
@@ -295,12 +284,8 @@ def sequence_metrics(parts: RunParts, x: torch.Tensor, y: torch.Tensor) -> dict:
 
 # %% ../../nbs/12c_sequence_run.ipynb #f708696e
 def sequence_run_name(cfg: SequenceConfig) -> str:
-    "Readable folder name from the options that differ from the defaults, plus a short hash of the config."
-    default = SequenceConfig().to_dict()
-    changed = [f"{k}={v}" for k, v in cfg.to_dict().items() if v != default[k] and k != 'device']
-    digest = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
-    readable = '_'.join(changed)[:80].replace('/', '-').replace(' ', '').replace(':', '') or 'defaults'
-    return f"seq_{readable}_{digest}"
+    "Folder name of a sequence run: `seq_`, the options that differ from the defaults (no ':'), a hash (`config.run_name`)."
+    return run_name(cfg, prefix='seq_', drop=':')
 
 def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, progress: bool = True, **overrides):
     "Train one sequence model with the package's loop; write staircase.json and staircase.png into `run_dir`."
@@ -339,11 +324,7 @@ def run_sequence(tokens, out: str | None = None, progress: bool = True) -> int:
         if len(tokens) == 1 and '=' not in tokens[0]:
             spec = _read_config_file(tokens[0])
         else:
-            spec = {}
-            for tok in tokens:
-                key, sep, value = tok.partition('=')
-                if not sep or not key: raise ValueError(f"argument {tok!r}: expected key=value (e.g. preset=d3 hidden=90)")
-                spec[key.strip()] = value
+            spec = parse_overrides(tokens, example='preset=d3 hidden=90')
         cfg = make_sequence_config(spec, **({'preset': spec.pop('preset')} if 'preset' in spec else {}))
     except (ValueError, OSError) as e:
         print(f"group-agf sequence: error: {e}", file=sys.stderr)
