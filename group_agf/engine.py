@@ -18,9 +18,10 @@ from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loa
                               write_checkpoint, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['RunParts', 'TrainingDiverged', 'TrainResult', 'first_epoch_at', 'summarize', 'NonFiniteWatch', 'Members',
-           'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints', 'resume_members',
-           'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result', 'reload_run']
+__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'first_epoch_at', 'summarize', 'NonFiniteWatch',
+           'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints',
+           'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result',
+           'reload_run']
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
@@ -141,18 +142,23 @@ def resume_members(members: Members, run_dirs: list) -> tuple[int, list[list]]:
     return epoch, [st['history'] for st in states]
 
 # %% ../nbs/05c_engine.ipynb #0edbca06
+OUT_OF_TIME = 'out_of_time.json'   # marks a folder whose run stopped at its time budget (a sweep reports it so)
+
 def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
-    "Write a run's folder as it ends: metrics, final checkpoint (if any), and unless it ran out of time, figure and summary."
+    "Write a run's folder as it ends: metrics, final checkpoint (if any), loss figure, and the summary (or, out of time, a marker)."
     if result.run_dir is None: return
     run_dir = Path(result.run_dir)
     write_csv(run_dir / 'metrics.csv', result.history)
     if checkpoint is not None: write_checkpoint(run_dir, checkpoint)
-    if result.summary['status'] == 'out_of_time': return       # unfinished: the next call resumes from the checkpoint
     import matplotlib.pyplot as plt
     from group_agf.viz import plot_training_curves
     fig = plot_training_curves(result.history, title=result.summary['task'])
     atomic_write(run_dir / 'curves.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
     plt.close(fig)
+    marker = run_dir / OUT_OF_TIME
+    if result.summary['status'] == 'out_of_time':              # unfinished: the next call resumes from the checkpoint
+        return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))
+    marker.unlink(missing_ok=True)
     write_json(run_dir / 'summary.json', result.summary)
 
 def conclude_member(members: Members, s: int, history: list, status: str, wall_s: float, run_dir,

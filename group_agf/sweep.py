@@ -31,6 +31,7 @@ from .sequential import SEQUENCE_PRESETS, SequenceConfig, make_sequence_config, 
 from .specs import check_group_spec
 from .tasks import check_choice
 from .config import canonical
+from .engine import OUT_OF_TIME
 from .train import (TrainConfig, TrainingDiverged, atomic_write, make_config, run_name, train,
                              write_csv, write_json)
 
@@ -277,6 +278,7 @@ def run_status(run_dir) -> str:
     if (run_dir / 'error.json').exists(): return 'failed'
     if (run_dir / 'summary.json').exists():
         return 'completed' if json.loads((run_dir / 'summary.json').read_text()).get('status') == 'completed' else 'failed'
+    if (run_dir / OUT_OF_TIME).exists(): return 'out_of_time'    # stopped at max_wall_s: runs on when started again
     return 'partial' if run_dir.exists() else 'new'
 
 def archive_failure(run_dir) -> int:
@@ -335,8 +337,10 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, run_dir, mode: str 
         if mode == 'papermill': _papermill_run(cfg, run_dir, notebook or default_notebook(), kernel_name)
         elif mode == 'inprocess': kind.train(cfg, run_dir=run_dir, progress=False)
         else: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
-        if run_status(run_dir) != 'completed': raise RuntimeError(f"the run finished without a completed summary.json in {run_dir}")
-        return rec | dict(status='completed', attempt=attempt, wall_s=round(time.perf_counter() - t0, 3))
+        status = run_status(run_dir)
+        if status not in ('completed', 'out_of_time'):
+            raise RuntimeError(f"the run finished without a completed summary.json in {run_dir}")
+        return rec | dict(status=status, attempt=attempt, wall_s=round(time.perf_counter() - t0, 3))
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt): raise
         etype, message = type(e).__name__, str(e)
@@ -388,13 +392,15 @@ def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str
         for run, d in jobs: groups.setdefault(ensemble_key(run.config), []).append((run, d))
         for group in groups.values():
             if len(group) > 1 and (trainer is not batched_train or _batchable([r.config for r, _ in group])):
-                fresh = [str(d) for _, d in group if run_status(d) in ('new', 'partial')]
+                fresh = [str(d) for _, d in group if run_status(d) in ('new', 'partial', 'out_of_time')]
                 _train_group(trainer, group)
                 trained |= set(fresh)
         jobs = [job for group in groups.values() for job in group]
     for run, d in jobs:
         if str(d) in trained and run_status(d) == 'failed':   # diverged in the ensemble just now: not trained twice
             yield _ensemble_failure(run, d)
+        elif str(d) in trained and run_status(d) == 'out_of_time':   # stopped at max_wall_s in the ensemble just now
+            yield dict(run_id=run.run_id, run_dir=str(d), status='out_of_time', attempt=1, mode='inprocess')
         else:
             yield execute_run(run.config, d, mode, notebook, kernel_name)
 
@@ -612,9 +618,13 @@ class SweepResult:
 
     def report(self) -> str:
         "Human summary: counts, failures with their error and record, where the table is."
+        late = sum(f.get('status') == 'out_of_time' for f in self.failed)
         lines = [f"sweep {self.out}: {len(self.runs)} runs: {len(self.completed)} completed ({len(self.skipped)} skipped as "
-                 f"already done), {len(self.failed)} failed, in {self.wall_s:.1f} s"]
+                 f"already done), {len(self.failed) - late} failed, {late} out of time, in {self.wall_s:.1f} s"]
         for f in self.failed:
+            if f.get('status') == 'out_of_time':
+                lines.append(f"  OUT OF TIME {f['run_id']}: stopped at max_wall_s with a checkpoint; run the sweep again to go on")
+                continue
             lines.append(f"  FAILED {f['run_id']}: {f.get('error_type')}: {str(f.get('error', ''))[:200]}  "
                          f"(record: {Path(f['run_dir']) / 'error.json'})")
         lines += [f"  wrote {p}" for p in self.paths]
