@@ -24,13 +24,19 @@ def _text(page):
 
 
 def _documented(module):
-    "Public functions and classes exported by `group_agf.<module>` (its `__all__`, as nbdev writes it)."
-    mod = importlib.import_module(f'group_agf.{module}')
+    "Public functions and classes exported by `module` (its `__all__`, as nbdev writes it)."
+    mod = importlib.import_module(module)
     return [n for n in mod.__all__ if callable(getattr(mod, n)) and getattr(getattr(mod, n), '__module__', '') == mod.__name__]
 
 
+def _page_modules() -> dict:
+    "Page -> the module it documents, from `_modidx.py` (a page name need not be its module's: 12a_sequence_data.ipynb)."
+    from group_agf._modidx import d
+    return {next(iter(syms.values()))[0].split('#')[0]: mod for mod, syms in d['syms'].items() if syms}
+
+
 def _check(out, pages):
-    modules = {p[:-5] for p in pages if not p.startswith('tutorial_')} - {'index'}
+    modules = _page_modules()
     for page in pages:
         assert (out / page).exists(), page
         body = (out / page).read_text(encoding='utf-8')
@@ -38,8 +44,8 @@ def _check(out, pages):
         assert all(f'href="{p}"' in body for p in pages), f'{page}: navigation misses a page'
         assert not re.search(r'<script[^>]+src="https?:', body), f'{page}: loads a script from the network'
         assert 'pagefind/pagefind-ui.js' in body and 'docs-search' in body, f'{page}: no search box'
-        if page[:-5] in modules:
-            names = _documented(page[:-5])
+        if page in modules:
+            names = _documented(modules[page])
             assert names, page
             missing = [n for n in names if not re.search(rf'\b(def|class)\s+{re.escape(n)}\b', text)]
             assert not missing, f'{page}: no API signature for {missing}'
@@ -47,11 +53,12 @@ def _check(out, pages):
             assert re.search(r'<img [^>]*src="data:image/png;base64,', body), f'{page}: no figure'
 
 
-def _check_anchors(out, module):
+def _check_anchors(out, page_name):
     "Links in `_modidx.py` (`groups.html#finitegroup`, lower case as Quarto makes them) land on the page."
     from group_agf._modidx import d
-    page = (out / f'{module}.html').read_text(encoding='utf-8')
-    top = [v[0] for k, v in d['syms'][f'group_agf.{module}'].items() if k.count('.') == 2 and k.split('.')[-1][0] != '_']
+    module = _page_modules()[f'{page_name}.html']
+    page = (out / f'{page_name}.html').read_text(encoding='utf-8')
+    top = [v[0] for k, v in d['syms'][module].items() if k.count('.') == module.count('.') + 1 and k.split('.')[-1][0] != '_']
     missing = [a for a in top if f'id="{a.split("#")[1]}"' not in page]
     assert top and not missing, missing
 
@@ -68,7 +75,7 @@ def test_whole_site(site):
     assert len(pages) == len(list((ROOT / 'nbs').glob('[0-9]*_*.ipynb'))) + 1 + n_tutorials
     _check(site, pages)
     for page in pages[1:]:
-        if not page.startswith('tutorial_'):
+        if page in _page_modules():          # every page but the tutorials and a package's map (sequential.html)
             _check_anchors(site, page[:-5])
     viz = (site / 'viz.html').read_text(encoding='utf-8')
     assert '#|' not in _text(viz) and 'nbdev_export' not in viz  # directives and export cells are not shown
