@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -49,8 +48,8 @@ def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
 # %% ../nbs/10_cli.ipynb #08fa91d5
 def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
     "Validate `key=value` tokens, train, write the run folder, print a summary; return an exit status."
-    from group_agf.rundir import RunFolderError
-    from group_agf.train import TrainingDiverged, make_config, run_name, train
+    from group_agf.engine import run_for_command
+    from group_agf.train import make_config, run_name, train
     try:
         cfg = make_config(**parse_overrides(tokens))
     except ValueError as e:
@@ -58,21 +57,15 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
         return 2
     run_dir = Path(out) if out else Path('runs') / run_name(cfg)
     print(f"run folder: {run_dir.resolve()}")
-    try:
-        res = train(cfg, run_dir=run_dir, progress=progress)
-    except TrainingDiverged as e:
-        print(f"group-agf train: diverged: {e}", file=sys.stderr)
-        return 3
-    except RunFolderError as e:   # another config in the folder, folder busy, unsafe checkpoint
-        print(f"group-agf train: error: {e}", file=sys.stderr)
-        return 2
+    res, status = run_for_command('train', lambda: train(cfg, run_dir=run_dir, progress=progress))
+    if res is None: return status
     s = res.summary
     print(f"{s['task']}: {s['n_train']} train / {s['n_test']} test examples, {s['epochs']} epochs in {s['wall_s']:.1f} s on {s['device']}")
     print(f"final train acc {s['final']['train_acc']:.4f} loss {s['final']['train_loss']:.4g}; "
           f"test acc {s['final']['test_acc']:.4f} loss {s['final']['test_loss']:.4g}; "
           f"100% train at epoch {s['epoch_train_100']}, 100% test at epoch {s['epoch_test_100']}")
     print(f"results written to {run_dir.resolve()}")
-    return 0
+    return status
 
 # %% ../nbs/10_cli.ipynb #693031f5
 BENCHMARKS = {'all': 'benchmark_all', 'fourier': 'benchmark_fourier', 'train': 'benchmark_training',

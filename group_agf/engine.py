@@ -21,7 +21,7 @@ from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loa
 __all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'first_epoch_at', 'summarize', 'NonFiniteWatch',
            'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints',
            'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result',
-           'reload_run']
+           'reload_run', 'run_for_command']
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
@@ -299,3 +299,18 @@ def reload_run(run_dir, cfg, summary: dict, builder: typing.Callable) -> TrainRe
     history, final = state['history'], summary.get('final') or {}
     if history and history[-1]['epoch'] == final.get('epoch'): summary = summary | dict(final=history[-1])  # NaN, not null
     return TrainResult(cfg, parts.model, history, summary, Path(run_dir), parts)
+
+# %% ../nbs/05c_engine.ipynb #5b643ebc
+def run_for_command(command: str, train_call: typing.Callable) -> tuple[TrainResult | None, int]:
+    "A command's training call and its exit status: 0 done, 2 run folder refused, 3 diverged, 4 out of time (resumable)."
+    import sys
+    try: result = train_call()
+    except TrainingDiverged as e:
+        print(f"group-agf {command}: diverged: {e}", file=sys.stderr); return None, 3
+    except RunFolderError as e:       # another config in the folder, the folder busy, an unsafe checkpoint
+        print(f"group-agf {command}: error: {e}", file=sys.stderr); return None, 2
+    if result.summary['status'] == 'out_of_time':
+        print(f"group-agf {command}: stopped at max_wall_s={result.summary['max_wall_s']} s after epoch "
+              f"{result.history[-1]['epoch']}, with a checkpoint: run the same command again to go on", file=sys.stderr)
+        return result, 4
+    return result, 0

@@ -110,8 +110,6 @@ def test_a_half_finished_folder_is_not_continued_under_another_config(tmp_path):
     assert issubclass(ConfigMismatch, ValueError)                               # what the CLI maps to exit status 2
 
 
-@pytest.mark.xfail(reason="needs the 10_cli change in the rundir report: run_train must map rundir.RunFolderError (a ValueError) from train() to exit 2",
-                   strict=False)
 def test_cli_exit_status_2_for_another_config_and_a_busy_folder(tmp_path):
     run = tmp_path / 'run'
     assert cli(*BASE, '--out', str(run)).returncode == 0

@@ -18,11 +18,10 @@ from ..groups import FiniteGroup
 from ..fourier import real_irreps, real_power_spectrum
 from ..optim import make_scheduler
 from ..tasks import MAX_TUPLES, check_choice, check_float, check_int, split_indices
-from ..rundir import RunFolderError
 from ..config import (check_options, coerce_value, device_option, dtype_option, eval_interval_option,
                               init_save_range_option, max_wall_s_option, num_epochs_option, option, parse_overrides,
                               resolve_device, run_name, save_interval_option, unknown_key_message)
-from ..engine import RunParts, TrainingDiverged, fit
+from ..engine import RunParts, fit, run_for_command
 from ..groups import check_memory
 from ..rundir import atomic_write, write_json
 from ..tasks import dataset_bytes
@@ -331,15 +330,9 @@ def run_sequence(tokens, out: str | None = None, progress: bool = True) -> int:
         return 2
     run_dir = Path(out) if out else Path('runs') / sequence_run_name(cfg)
     print(f"run folder: {run_dir.resolve()}")
-    try:
-        res = train_sequence(cfg, run_dir, progress)
-    except TrainingDiverged as e:
-        print(f"group-agf sequence: diverged: {e}", file=sys.stderr)
-        return 3
-    except RunFolderError as e:   # another config in the folder, folder busy, unsafe checkpoint
-        print(f"group-agf sequence: error: {e}", file=sys.stderr)
-        return 2
+    res, status = run_for_command('sequence', lambda: train_sequence(cfg, run_dir, progress))
+    if res is None: return status
     s = res.summary
     print(f"{s['task']}: {s['n_train']} train / {s['n_test']} validation sequences, {s['epochs']} epochs in {s['wall_s']:.1f} s on {s['device']}")
     print(format_report(res.staircase))
-    return 0
+    return status
