@@ -163,15 +163,15 @@ def test_diverging_ensemble_member_is_not_trained_twice(tmp_path):
 
 
 def test_interrupted_sweep_has_results_of_the_runs_that_finished(tmp_path, monkeypatch):
-    import group_agf.sweep as sw
-    real, calls = sw.execute_run, []
+    import group_agf.sweep as sw, group_agf.sweep_executors as executors
+    real, calls = executors.execute_run, []
 
     def interrupted_at_the_third(config, run_dir, *args, **kwargs):
         calls.append(run_dir)
         if len(calls) == 3: raise KeyboardInterrupt
         return real(config, run_dir, *args, **kwargs)
 
-    monkeypatch.setattr(sw, 'execute_run', interrupted_at_the_third)
+    monkeypatch.setattr(executors, 'execute_run', interrupted_at_the_third)   # where the executors look it up
     sw.register_ensemble_trainer(None)                  # one run after another
     try:
         spec = dict(name='intr', mode='inprocess', base=dict(M=5, hidden_size=8, num_epochs=4, eval_interval=2), seeds=[1, 2, 3, 4])
