@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .models import ACTIVATIONS
+from .models import ACTIVATIONS, projected_mse_terms
 from .rundir import open_run_dirs
 from .engine import SingleRun, TrainResult, train_members
 from .train import TrainConfig, build_run, make_config
@@ -126,8 +126,8 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
     if loss_func == 'nll':
         S, B, C = outputs.shape
         return F.cross_entropy(outputs.reshape(S * B, C), targets.reshape(-1), reduction='none').view(S, B).mean(1)
-    o = outputs - outputs.mean(dim=2, keepdim=True)
-    return o.square().sum(2).mean(1) - 2 * o.gather(2, targets[..., None]).squeeze(2).mean(1) + 1 - 1 / o.shape[2]
+    square, at_target = projected_mse_terms(outputs - outputs.mean(dim=2, keepdim=True), targets)
+    return square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / outputs.shape[2]
 
 def loss_and_output_grad(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
     "Per-member losses (S,) and the gradient of their sum with respect to `outputs`, computed in place of `outputs`."
@@ -139,7 +139,8 @@ def loss_and_output_grad(outputs: torch.Tensor, targets: torch.Tensor, loss_func
         grad = outputs.sub_(lse).exp_()                                       # softmax
         return losses, grad.scatter_add_(2, target, grad.new_full(target.shape, -1.0)).div_(B)
     o = outputs.sub_(outputs.mean(dim=2, keepdim=True))
-    losses = o.square().sum(2).mean(1) - 2 * o.gather(2, target).squeeze(2).mean(1) + 1 - 1 / C
+    square, at_target = projected_mse_terms(o, targets)
+    losses = square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / C
     return losses, o.add_(1 / C).scatter_add_(2, target, o.new_full(target.shape, -1.0)).mul_(2 / B)
 
 # %% ../nbs/06b_ensemble.ipynb #417677b9

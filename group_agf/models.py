@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'COMPLEX_ACTIVATIONS', 'LOSSES', 'get_activation', 'GroupArithmeticNet', 'projected_mse', 'nll',
-           'make_loss']
+__all__ = ['ACTIVATIONS', 'COMPLEX_ACTIVATIONS', 'LOSSES', 'get_activation', 'GroupArithmeticNet', 'projected_mse_terms',
+           'projected_mse', 'nll', 'make_loss']
 
 # %% ../nbs/04_models.ipynb #b41e2aa5
 ACTIVATIONS = {
@@ -150,11 +150,15 @@ class GroupArithmeticNet(nn.Module):
 def _real(o: torch.Tensor) -> torch.Tensor:
     return o.real if o.is_complex() else o
 
+def projected_mse_terms(centred: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "The two data terms of the projected MSE of centred outputs (..., C): sum_g o_g^2 and o_y, per example (...)."
+    return centred.square().sum(-1), centred.gather(-1, targets[..., None]).squeeze(-1)
+
 def projected_mse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     "CoGS projected MSE: mean over the batch of ||centred outputs − centred one-hot target||²."
     o = _real(outputs)
-    o = o - o.mean(dim=1, keepdim=True)
-    return o.square().sum(1).mean() - 2 * o.gather(1, targets.view(-1, 1)).mean() + 1 - 1 / o.shape[1]
+    square, at_target = projected_mse_terms(o - o.mean(dim=1, keepdim=True), targets)
+    return square.mean() - 2 * at_target.mean() + 1 - 1 / o.shape[1]
 
 def nll(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     "Cross-entropy of the (real part of the) outputs, averaged over the batch."
