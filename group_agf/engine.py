@@ -73,22 +73,25 @@ def summarize(history: list, status: str, wall_s: float, parts: RunParts) -> dic
 
 # %% ../nbs/05c_engine.ipynb #e9b03be6
 class NonFiniteWatch:
-    "First epoch of a NaN/infinite training loss (one, or one per member), tracked on the device without host syncs."
+    "First epoch of a NaN/infinite training loss (one, or one per member), found without a host sync per step."
     def __init__(self, start: int, n: int | None = None, device='cpu'):
-        shape = () if n is None else (n,)
-        self.start, self.scalar = start, n is None
-        self.ok = torch.ones(shape, dtype=torch.bool, device=device)      # every loss so far finite
-        self.steps = torch.zeros(shape, dtype=torch.long, device=device)  # finite losses before the first bad one
+        self.start, self.n = start, 1 if n is None else n
+        self.pending, self.seen = [], 0       # losses (device tensors) since the last look; epochs looked at
+        self.bad = [None] * self.n            # per member, the first non-finite epoch found
 
     def update(self, loss: torch.Tensor):
-        "Record the training loss of the next epoch (device ops only)."
-        self.ok.logical_and_(torch.isfinite(loss.detach()))
-        self.steps.add_(self.ok)
+        "Record the training loss of the next epoch: keep a reference, no device operation at all."
+        self.pending.append(loss.detach())
+        if len(self.pending) >= 4096: self.first()      # a long stretch without evaluations: look, once per 4096 steps
 
     def first(self) -> list:
         "Per member, the first epoch whose training loss was not finite, or None (one host synchronisation)."
-        ok, steps = self.ok.reshape(-1).tolist(), self.steps.reshape(-1).tolist()
-        return [None if o else self.start + n for o, n in zip(ok, steps)]
+        if self.pending:
+            finite = torch.isfinite(torch.stack(self.pending).reshape(len(self.pending), self.n))
+            steps = torch.where(finite.all(0), -1, (~finite).int().argmax(0)).tolist()   # first bad step, or -1
+            self.bad = [b if b is not None or k < 0 else self.start + self.seen + k for b, k in zip(self.bad, steps)]
+            self.seen, self.pending = self.seen + len(self.pending), []
+        return list(self.bad)
 
     def diverged_at(self, logged_losses: list, epoch: int) -> list:
         "Per member: the first non-finite epoch, else `epoch` if its logged loss is not finite, else None."
@@ -189,7 +192,13 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
     bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
                desc=parts[0].name + (f' x{S}' if S > 1 else ''), leave=False, mininterval=1.0)
     for epoch in bar:
-        stopped, elapsed, late = members.stopped(), time.perf_counter() - t0, out_of_time(cfg, time.perf_counter() - t_call)
+        stopped, late = members.stopped(), out_of_time(cfg, time.perf_counter() - t_call)
+        if not (late or epoch == start or epoch % cfg.eval_interval == 0 or epoch == cfg.num_epochs
+                or any(x is not None for x in stopped)):            # nothing to log or finish: straight to the step
+            if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, watch, epoch, histories)
+            watch.update(members.step())
+            continue
+        elapsed = time.perf_counter() - t0
         # evaluate: a history row for every running member that is due (one host synchronisation for all)
         due = [status[s] == 'running' and (evaluation_due(cfg, epoch, stopped[s]) or late)
                and not (histories[s] and histories[s][-1]['epoch'] == epoch) for s in range(S)]
@@ -213,15 +222,18 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
                                              diverged_at[s])
         if all(st != 'running' for st in status): break
         # checkpoint the running members (never one whose loss has gone non-finite)
-        if checkpoint_due(cfg, epoch) and any(run_dirs):
-            clean = watch.first()
-            for s, d in enumerate(run_dirs):
-                if d is not None and status[s] == 'running' and clean[s] is None:
-                    write_checkpoint(d, members.checkpoint(s, epoch, histories[s]))
+        if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, watch, epoch, histories)
         # step: every active member's update, its losses watched on the device
         watch.update(members.step())
     bar.close()
     return results
+
+def _checkpoint_running(members: Members, run_dirs: list, status: list, watch: NonFiniteWatch, epoch: int, histories: list):
+    "Checkpoint every running member that has a folder, unless its loss has gone non-finite."
+    clean = watch.first()
+    for s, d in enumerate(run_dirs):
+        if d is not None and status[s] == 'running' and clean[s] is None:
+            write_checkpoint(d, members.checkpoint(s, epoch, histories[s]))
 
 # %% ../nbs/05c_engine.ipynb #73dc139b
 class SingleRun:

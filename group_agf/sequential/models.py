@@ -115,9 +115,9 @@ class QuadraticRNN(nn.Module):
 # %% ../../nbs/12b_sequence_models.ipynb #b00f2ad6
 def neuron_view(v: torch.Tensor, p: torch.Tensor, axis: int, batch_dims: int = 0) -> torch.Tensor:
     "A per-neuron tensor `v` of shape (*batch, H) shaped to broadcast against block `p` whose neurons lie along `axis`."
-    shape = list(v.shape[:batch_dims]) + [1] * (p.ndim - batch_dims)
+    shape = [1] * p.ndim if batch_dims == 0 else list(v.shape[:batch_dims]) + [1] * (p.ndim - batch_dims)
     shape[batch_dims + axis] = -1
-    return v.reshape(shape)
+    return v.view(shape)
 
 def neuron_norms(blocks, batch_dims: int = 0) -> torch.Tensor:
     "||theta_i|| of every neuron, shape (*batch, H), over neuron blocks [(tensor, neuron axis)]."
