@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .analysis import first_epoch
 from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loadable_checkpoint, open_run_dirs,
                               write_checkpoint, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'first_epoch_at', 'summarize', 'NonFiniteWatch',
-           'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints',
-           'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result',
-           'reload_run', 'run_for_command']
+__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'NonFiniteWatch', 'Members',
+           'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints', 'resume_members',
+           'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result', 'reload_run',
+           'run_for_command']
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
@@ -58,18 +59,20 @@ class TrainResult:
     parts: RunParts = field(repr=False, default=None)
 
 # %% ../nbs/05c_engine.ipynb #4b46b929
-def first_epoch_at(history: list, key: str, value: float = 1.0) -> int | None:
-    "First evaluated epoch where `history[key]` reached `value` (e.g. 100% accuracy)."
-    return next((h['epoch'] for h in history if (h.get(key) or 0) >= value), None)
-
 def summarize(history: list, status: str, wall_s: float, parts: RunParts) -> dict:
     "Final and best metrics, epochs to 100% train/test accuracy, sizes and timing of a run."
     last = history[-1] if history else {}
     finite = [h['test_acc'] for h in history if h.get('test_acc') is not None and not math.isnan(h['test_acc'])]
     return dict(status=status, task=parts.name, n_train=len(parts.train_idx), n_test=len(parts.test_idx),
                 epochs=last.get('epoch', 0), final=last, best_test_acc=max(finite, default=None),
-                epoch_train_100=first_epoch_at(history, 'train_acc'), epoch_test_100=first_epoch_at(history, 'test_acc'),
+                epoch_train_100=_first_100(history, 'train_acc'), epoch_test_100=_first_100(history, 'test_acc'),
                 wall_s=round(wall_s, 3), device=str(parts.device))
+
+def _first_100(history: list, key: str) -> int | None:
+    "First evaluated epoch at 100% (`analysis.first_epoch`, not sustained: the epoch it is first reached), or None."
+    has_columns = history and {'train_acc', 'test_acc'} <= set(history[0])
+    return first_epoch(history, key, 1.0, sustained=False) if has_columns else None
+
 
 # %% ../nbs/05c_engine.ipynb #e9b03be6
 class NonFiniteWatch:
