@@ -16,7 +16,7 @@ from .fourier import real_power_spectrum
 from .sequential.data import act
 from .sequential.models import resolve_optimizer
 from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
-                                      make_sequence_model)
+                                      make_sequence_model, reduction_stop, training_batch)
 from .rundir import open_run_dirs
 from .engine import SingleRun, TrainResult, train_members
 from .train import load_run
@@ -153,7 +153,7 @@ class SequenceMembers:
 
     def step(self) -> torch.Tensor:
         "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
-        x, y = _training_batch(self.p0)
+        x, y = training_batch(self.p0)
         losses = (self.net(x) - y).square().flatten(1).mean(1)
         if self.c0.reduction_threshold is not None and self.epoch % self.c0.eval_interval == 0:
             self._early_stop(losses.tolist())
@@ -166,8 +166,8 @@ class SequenceMembers:
         "Seed 003's rule, per member: stop once the loss is at most `reduction_threshold` x the first one."
         for s, value in enumerate(values):
             if self.frozen[s] or self.stopped_at[s] is not None: continue
-            if self.initial[s] is None: self.initial[s] = value
-            elif value <= self.c0.reduction_threshold * self.initial[s]: self.stopped_at[s] = self.epoch; self.opt.freeze(s)
+            self.initial[s], stop = reduction_stop(value, self.initial[s], self.c0.reduction_threshold)
+            if stop: self.stopped_at[s] = self.epoch; self.opt.freeze(s)
 
     def stopped(self) -> list: return list(self.stopped_at)
     def freeze(self, s: int): self.frozen[s] = True; self.opt.freeze(s)
@@ -222,8 +222,3 @@ def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> li
         trained = dict(zip(todo, map(add_staircase, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
         return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
                 for i in range(len(cfgs))]
-
-def _training_batch(parts) -> tuple[torch.Tensor, torch.Tensor]:
-    "The full training set, or a fresh online batch (the members share the sampler, as they share `data_seed`)."
-    if parts.task.sampler is None: return parts.x_train, parts.y_train
-    return parts.task.encode_batch(parts.task.sampler.sample()[0], parts.config.return_all_outputs)

@@ -34,8 +34,9 @@ from .staircase import format_report, staircase_report
 
 # %% auto #0
 __all__ = ['MODELS', 'DATA_MODES', 'SEQUENCE_PRESETS', 'SequenceConfig', 'coerce_sequence_value', 'validate_sequence_config',
-           'make_sequence_config', 'SequenceTask', 'make_sequence_model', 'build_sequence_run', 'sequence_loss_step',
-           'sequence_metrics', 'sequence_run_name', 'train_sequence', 'add_staircase', 'run_sequence']
+           'make_sequence_config', 'SequenceTask', 'make_sequence_model', 'build_sequence_run', 'training_batch',
+           'reduction_stop', 'sequence_loss_step', 'sequence_metrics', 'sequence_run_name', 'train_sequence',
+           'add_staircase', 'run_sequence']
 
 # %% ../../nbs/12c_sequence_run.ipynb #d0b04800
 MODELS = ('TwoLayerNet', 'SequentialMLP', 'QuadraticRNN')
@@ -246,20 +247,26 @@ def build_sequence_run(cfg: SequenceConfig) -> RunParts:
     return RunParts(cfg, task, np.arange(len(train)), np.arange(len(test)), x_tr, y_tr, x_te, y_te, model, opt, sched,
                     F.mse_loss, device, sequence_loss_step, sequence_metrics, task.name)
 
+def training_batch(parts: RunParts) -> tuple[torch.Tensor, torch.Tensor]:
+    "The full training set, or a fresh online batch from the run's sampler (ensemble members share it, as they share `data_seed`)."
+    if parts.task.sampler is None: return parts.x_train, parts.y_train
+    return parts.task.encode_batch(parts.task.sampler.sample()[0], parts.config.return_all_outputs)
+
+def reduction_stop(value: float, initial: float | None, threshold: float) -> tuple[float, bool]:
+    "Seed 003's early stop, checked every `eval_interval` steps: (the initial loss, whether `value` is at most threshold x it)."
+    if initial is None: return value, False
+    return initial, value <= threshold * initial
+
 def sequence_loss_step(parts: RunParts) -> torch.Tensor:
     "Training loss (full training set, or a fresh online batch); marks the optimizer stopped at `reduction_threshold`."
-    opt, cfg, task = parts.optimizer, parts.config, parts.task
+    opt, cfg = parts.optimizer, parts.config
     if opt.stopped_at is not None:
         return torch.zeros((), device=parts.device, requires_grad=True)    # nothing left to do: no forward pass
-    if task.sampler is not None:
-        x, y = task.encode_batch(task.sampler.sample()[0], cfg.return_all_outputs)
-    else:
-        x, y = parts.x_train, parts.y_train
+    x, y = training_batch(parts)
     loss = parts.loss_fn(parts.model(x), y)
     if cfg.reduction_threshold is not None and opt.steps % cfg.eval_interval == 0:
-        value = loss.item()
-        if opt.initial_loss is None: opt.initial_loss = value
-        elif value <= cfg.reduction_threshold * opt.initial_loss: opt.stopped_at = opt.steps
+        opt.initial_loss, stop = reduction_stop(loss.item(), opt.initial_loss, cfg.reduction_threshold)
+        if stop: opt.stopped_at = opt.steps
     return loss
 
 @torch.no_grad()
