@@ -14,7 +14,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
-from .sequential.models import resolve_optimizer
+from .sequential.models import neuron_norms, resolve_optimizer
 from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
                                       make_sequence_model, reduction_stop, training_batch)
 from .rundir import open_run_dirs
@@ -93,9 +93,8 @@ class StackedSequenceOptimizer:
 
     def _neuron_scale(self) -> torch.Tensor:
         "||theta_{s,i}||^(2 - degree) of every member and neuron (S, H)."
-        sq = sum(p.square().sum(dim=[d for d in range(1, p.ndim) if d != a + 1])
-                 for name, p in self.params.items() for a in [self.neuron_axes.get(name)] if a is not None)
-        return (sq.sqrt() + 1e-30).pow(2 - self.degree)
+        blocks = [(p, self.neuron_axes[name]) for name, p in self.params.items() if self.neuron_axes.get(name) is not None]
+        return (neuron_norms(blocks, batch_dims=1) + 1e-30).pow(2 - self.degree)
 
     def _clip_(self, grads: dict):
         norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads.values()]).norm(dim=0)
