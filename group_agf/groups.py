@@ -5,7 +5,6 @@
 # %% ../nbs/00_groups.ipynb #faab97fd
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
 import os

@@ -11,7 +11,6 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .config import (canonical, check_options, coerce_value, device_option, dtype_option, eval_interval_option,
@@ -19,8 +18,7 @@ from .config import (canonical, check_options, coerce_value, device_option, dtyp
                               run_name as config_run_name, save_interval_option, unknown_key_message)
 from .models import GroupArithmeticNet, make_loss
 from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
-from .tasks import (GROUP_TYPES, Task, check_choice, check_float, check_int, load_split, make_task,
-                             split_indices, task_test_size)
+from .tasks import GROUP_TYPES, Task, load_split, make_task, split_indices, task_test_size
 from .rundir import RunFolderError, read_json
 from .engine import RunParts, TrainResult, fit, reload_run
 # Re-exported: code written before the engine (05c) and the run-folder module (05b) imports these from here.
