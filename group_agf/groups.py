@@ -73,7 +73,13 @@ def _check_associativity(t: np.ndarray, n_random: int = 2**20, seed: int = 0):
 # %% ../nbs/00_groups.ipynb #908bdf73
 class FiniteGroup:
     "A finite group given by its Cayley table `table[a, b] = a·b` on elements `0..n-1`, identity 0."
-    def __init__(self, table, labels=None, name: str | None = None, structure: tuple | None = None, validate: bool = True):
+    def __init__(self,
+                 table, # |G| x |G| multiplication table: `table[a, b]` is the index of a*b
+                 labels=None, # element names (default '0', '1', ...)
+                 name: str | None = None, # display name (default 'G<order>')
+                 structure: tuple | None = None, # how the group was built, e.g. ('cyclic', 5); ('table',) if unknown
+                 validate: bool = True, # check the group axioms (skip only for tables built by a trusted constructor)
+                ):
         self.table = validate_table(table) if validate else np.asarray(table, dtype=np.int64)
         n = len(self.table)
         self.labels = [str(i) for i in range(n)] if labels is None else [str(l) for l in labels]

@@ -47,7 +47,12 @@ def _gap_script() -> Path:
         raise FileNotFoundError(f"GAP script not found at {path}: the generator runs from a source checkout of group_agf")
     return path
 
-def run_gap(mode: str, gap: str = 'gap', orders=None, pairs=None, timeout: float | None = None) -> list[str]:
+def run_gap(mode: str, # 'data', 'names' or 'counts'
+            gap: str = 'gap', # the GAP executable (a name on PATH or a path)
+            orders=None, # the orders |G| to list (for 'data' and 'counts')
+            pairs=None, # the (order, id) pairs to name (for 'names')
+            timeout: float | None = None, # seconds before GAP is stopped (None: no limit)
+           ) -> list[str]:
     "Run `generate.g` in `mode` ('data', 'names' or 'counts') with `gap -q`; return its output lines."
     exe = shutil.which(gap)
     if exe is None:
@@ -101,8 +106,12 @@ def _gap_versions(gap: str) -> dict:
     gap_version, smallgrp = proc.stdout.split()[:2]
     return dict(gap=gap_version, smallgrp=smallgrp)
 
-def generate_small_groups_data(max_order: int = 128, out_path=None, with_names: bool = False, names_path=None,
-                               gap: str = 'gap') -> dict:
+def generate_small_groups_data(max_order: int = 128, # every order 1..max_order
+                               out_path=None, # the data file (default: the package's data folder)
+                               with_names: bool = False, # also write GAP's structure descriptions (slow for large orders)
+                               names_path=None, # the names file (default: the package's data folder)
+                               gap: str = 'gap', # the GAP executable
+                              ) -> dict:
     "Run the GAP generator for all orders <= `max_order` and write the data file (and names); return a summary."
     out_path = Path(out_path) if out_path is not None else _data_dir() / DATA_FILE
     names_path = Path(names_path) if names_path is not None else _data_dir() / NAMES_FILE

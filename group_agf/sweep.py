@@ -61,8 +61,15 @@ def _progress(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, disable=not enabled, desc='runs', unit='run', dynamic_ncols=True)
 
-def run_sweep(spec, out=None, workers: int | None = None, gpus=None, scheduler: str | None = None,
-              mode: str | None = None, progress: bool = True, kernel_name: str = 'python3') -> SweepResult:
+def run_sweep(spec, # a spec YAML path, a dict, or a `SweepSpec`
+              out=None, # the sweep folder (default results/sweeps/<name>)
+              workers: int | None = None, # local worker processes (None or 1: in this process), or Dask LocalCluster size
+              gpus=None, # 'auto' or ids '0,1': one pool worker per GPU
+              scheduler: str | None = None, # Dask scheduler address, or 'local' for a LocalCluster
+              mode: str | None = None, # 'inprocess' or 'papermill' (default: the spec's)
+              progress: bool = True, # show a progress bar over runs
+              kernel_name: str = 'python3', # the Jupyter kernel papermill runs the experiment notebook in
+             ) -> SweepResult:
     "Expand, validate, run (skipping completed runs), aggregate; return a `SweepResult` (never raises for a run)."
     t0 = time.perf_counter()
     spec = load_spec(spec)
@@ -148,8 +155,15 @@ def sweep_main(argv=None) -> int:
         return 2
     return _finish(res)
 
-def multirun_main(tokens, out=None, workers: int | None = None, gpus=None, scheduler: str | None = None,
-                  mode: str = 'inprocess', progress: bool = True, kind: str = 'train') -> int:
+def multirun_main(tokens, # command-line words after -m: `key=v1,v2` grids and `key=v` overrides
+                  out=None, # the sweep folder (default results/multirun/<name>)
+                  workers: int | None = None, # local worker processes, or Dask LocalCluster size
+                  gpus=None, # 'auto' or ids '0,1': one pool worker per GPU
+                  scheduler: str | None = None, # Dask scheduler address, or 'local'
+                  mode: str = 'inprocess', # 'inprocess' or 'papermill'
+                  progress: bool = True, # show a progress bar over runs
+                  kind: str = 'train', # 'train' or 'sequence': which command's configuration the words set
+                 ) -> int:
     "`group-agf train|sequence -m key=v1,v2 ...`: a Hydra-style multirun on the sweep engine; exit status as `sweep_main`."
     try:
         spec = multirun_spec(tokens, kind=kind)

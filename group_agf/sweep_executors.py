@@ -110,8 +110,14 @@ def _init_worker(gpu_queue, threads: int):
     import torch
     torch.set_num_threads(threads)
 
-def run_pool(jobs, workers: int = 2, gpus=None, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3',
-             threads: int = 1):
+def run_pool(jobs, # [(Run, run_dir)] to execute
+             workers: int = 2, # CPU worker processes (ignored when `gpus` is given: one per GPU)
+             gpus=None, # 'auto' or ids '0,1': each worker pinned to one GPU with CUDA_VISIBLE_DEVICES
+             mode: str = 'inprocess', # 'inprocess' or 'papermill'
+             notebook=None, # the experiment notebook papermill executes (mode='papermill')
+             kernel_name: str = 'python3', # the Jupyter kernel papermill uses
+             threads: int = 1, # torch threads per worker
+            ):
     "Yield records of jobs [(Run, run_dir)] run on a local process pool (one worker per GPU, or `workers` CPU slots)."
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -139,8 +145,14 @@ def run_pool(jobs, workers: int = 2, gpus=None, mode: str = 'inprocess', noteboo
         pool.shutdown(wait=finished, cancel_futures=not finished)
 
 # %% ../nbs/09b_sweep_executors.ipynb #d98a54c5
-def run_dask(jobs, scheduler: str = 'local', workers: int = 2, mode: str = 'inprocess', notebook=None,
-             kernel_name: str = 'python3', threads: int = 1):
+def run_dask(jobs, # [(Run, run_dir)] to execute
+             scheduler: str = 'local', # a Dask scheduler address, or 'local' to start a LocalCluster
+             workers: int = 2, # LocalCluster size (scheduler='local')
+             mode: str = 'inprocess', # 'inprocess' or 'papermill'
+             notebook=None, # the experiment notebook papermill executes (mode='papermill')
+             kernel_name: str = 'python3', # the Jupyter kernel papermill uses
+             threads: int = 1, # torch threads per task
+            ):
     "Yield records of jobs [(Run, run_dir)] run as tasks on a Dask cluster (an address, or 'local' for a LocalCluster)."
     from distributed import Client, LocalCluster, as_completed
     cluster = None

@@ -53,8 +53,13 @@ def check_int(field: str, value, minimum: int | None = None, maximum: int | None
         raise ValueError(f"{field}: got {_shown(value)}; allowed: an integer in {lo}, {hi}")
     return int(value)
 
-def check_float(field: str, value, minimum: float | None = None, maximum: float | None = None,
-                open_min: bool = False, open_max: bool = False) -> float:
+def check_float(field: str, # the option's name, shown in the error
+                value, # the value to check
+                minimum: float | None = None, # lower bound (None: unbounded)
+                maximum: float | None = None, # upper bound (None: unbounded)
+                open_min: bool = False, # exclude `minimum` itself
+                open_max: bool = False, # exclude `maximum` itself
+               ) -> float:
     "Return `value` as a float if it is a finite real number in the given range, else raise `ValueError`."
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and _finite(value)
     if ok and minimum is not None and (value < minimum or (open_min and value == minimum)): ok = False
@@ -236,8 +241,13 @@ def _m_numbers(group_type: str, M) -> list[int]:
     if not all(re.fullmatch(r'\s*[0-9]{1,18}\s*', p) for p in parts): raise _m_error(group_type, M)
     return [int(p) for p in parts]
 
-def check_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 2, expression: str | None = None,
-               group_collection_max_dk: int = 0, max_memory_gb=None) -> dict:
+def check_task(group_type: str = 'modular_addition', # one of `GROUP_TYPES`
+               M='127', # the group's size parameter as seed 000 writes it ('127', '5x5', ...)
+               num_of_ops: int = 2, # k: operands per example
+               expression: str | None = None, # a finite-field expression (group_type='expression')
+               group_collection_max_dk: int = 0, # largest irrep dimension kept (group_type='collection')
+               max_memory_gb=None, # refuse tasks whose estimated size exceeds this (None: no limit)
+              ) -> dict:
     "Validate `make_task`'s arguments and estimate its memory without building anything; {'order', 'n_rows', 'd_max', 'bytes'}."
     check_choice('group_type', group_type, GROUP_TYPES)
     k = check_int('num_of_ops', num_of_ops, 2)
@@ -276,8 +286,13 @@ def check_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 
                           info['bytes'] + dataset_bytes(n_rows, k), max_memory_gb)
     return dict(order=order, n_rows=n_rows, d_max=d_max, bytes=nbytes)
 
-def make_task(group_type: str = 'modular_addition', M='127', num_of_ops: int = 2, expression: str | None = None,
-              group_collection_max_dk: int = 0, max_memory_gb=None) -> Task:
+def make_task(group_type: str = 'modular_addition', # one of `GROUP_TYPES`
+              M='127', # the group's size parameter as seed 000 writes it ('127', '5x5', ...)
+              num_of_ops: int = 2, # k: operands per example
+              expression: str | None = None, # a finite-field expression (group_type='expression')
+              group_collection_max_dk: int = 0, # largest irrep dimension kept (group_type='collection')
+              max_memory_gb=None, # refuse tasks whose estimated size exceeds this (None: no limit)
+             ) -> Task:
     "Build seed 000's task from its arguments (`group_type`, `M`, `num_of_ops`, `expression`, `group_collection_max_dk`), checked first."
     check_task(group_type, M, num_of_ops, expression, group_collection_max_dk, max_memory_gb)   # before any allocation
     k, ns = int(num_of_ops), _m_numbers(group_type, M)
@@ -342,8 +357,12 @@ def max_irrep_dim(G: FiniteGroup) -> int:
     from group_agf.fourier import irreps  # lazy: only non-abelian groups need it
     return max(int(r.dim) for r in irreps(G))
 
-def task_test_size(task: Task, test_size: float = 0.7, use_critical_ratio: bool = False,
-                   critical_ratio_delta: float = 0.0, critical_ratio_multiplier: float = CRITICAL_RATIO_MULTIPLIER) -> float:
+def task_test_size(task: Task, # the task whose examples are split
+                   test_size: float = 0.7, # test fraction used when `use_critical_ratio` is False
+                   use_critical_ratio: bool = False, # take the fraction from Li2's critical ratio instead
+                   critical_ratio_delta: float = 0.0, # subtracted from the multiplier (seed 000's `critical_ratio_delta`)
+                   critical_ratio_multiplier: float = CRITICAL_RATIO_MULTIPLIER, # c in n_train = corr·(c − delta)·M·ln M
+                  ) -> float:
     "The test fraction for `task`: `test_size`, or the critical-ratio fraction if `use_critical_ratio`."
     if not isinstance(use_critical_ratio, bool):
         raise ValueError(f"use_critical_ratio: got {use_critical_ratio!r}; allowed: True or False")
