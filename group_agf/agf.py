@@ -40,7 +40,12 @@ def block_norms(params: dict, names) -> torch.Tensor:
     "||theta_i|| per neuron (H,) of the named neuron blocks in `params` (`neuron_norms` on a parameter dict)."
     return neuron_norms([(params[k], a) for k, a in names])
 
-def utilities(model, params: dict, names, X: torch.Tensor, R: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def utilities(model, # a homogeneous model (its `homogeneity_degree` L is used in Euler's identity)
+              params: dict, # the parameters at which the utilities are taken (name -> tensor)
+              names, # the neuron blocks [(parameter name, neuron axis)]
+              X: torch.Tensor, # the inputs (N, ...)
+              R: torch.Tensor, # the residual (targets minus the current output), shaped like the output
+             ) -> tuple[torch.Tensor, dict]:
     "U_i = <f(theta_i; X), R> / (N n) of every neuron (H,), and the gradient of sum_i U_i per block: one forward and backward."
     free = {k: params[k].detach().requires_grad_(True) for k, _ in names}
     with torch.enable_grad():

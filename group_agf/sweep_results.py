@@ -65,8 +65,13 @@ def _sort_key(v):
     try: return (0, float(v), '')
     except (TypeError, ValueError): return (1, 0.0, str(v))
 
-def plot_sweep(rows: list[dict], y: str = 'final_test_acc', x: str | None = None, hue: str | None = None,
-               col: str | None = None, title: str | None = None):
+def plot_sweep(rows: list[dict], # the sweep's rows (`SweepResult.rows` or summary.csv read back)
+               y: str = 'final_test_acc', # the metric on the vertical axis (mean over seeds, min-max band)
+               x: str | None = None, # the field on the horizontal axis (default: the first that varies)
+               hue: str | None = None, # one line per value of this field (default: the next that varies)
+               col: str | None = None, # one panel per value of this field (default: the next that varies)
+               title: str | None = None, # the figure's title
+              ):
     "Figure: mean of `y` over seeds against `x`, one line per `hue`, one panel per `col`, with min-max band and dots."
     import matplotlib.pyplot as plt
     import numpy as np
