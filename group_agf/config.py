@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import os
+from pathlib import Path
 from dataclasses import MISSING, field, fields
 
 import numpy as np
@@ -22,7 +23,8 @@ from .tasks import check_choice, check_float, check_int
 __all__ = ['NONE_WORDS', 'KIND_WORDS', 'option', 'num_epochs_option', 'eval_interval_option', 'save_interval_option',
            'init_save_range_option', 'device_option', 'dtype_option', 'max_wall_s_option', 'field_kind',
            'unknown_key_message', 'coerce_value', 'check_field_types', 'check_options', 'canonical', 'run_identity',
-           'run_name', 'parse_overrides', 'config_help', 'add_memory_arg', 'apply_memory_limit', 'resolve_device']
+           'run_name', 'parse_overrides', 'config_help', 'add_memory_arg', 'apply_memory_limit', 'read_config_file',
+           'resolve_device']
 
 # %% ../nbs/05a_config.ipynb #210126dc
 def option(default=MISSING,
@@ -190,6 +192,28 @@ def apply_memory_limit(max_memory_gb) -> None:
     if max_memory_gb is not None:
         max_memory_bytes(max_memory_gb)          # ValueError if not a positive finite number
         os.environ[MAX_MEMORY_ENV] = repr(float(max_memory_gb))
+
+# %% ../nbs/05a_config.ipynb #eb80e950
+def read_config_file(path, # a YAML or JSON file of `key: value` pairs
+                     dropped: dict | None = None, # keys read and dropped: name -> why (printed when the file sets it)
+                     command: str = 'group-agf train', # the command named in errors
+                    ) -> dict:
+    "The file's `key: value` pairs as a dict, without the `dropped` keys; raise ValueError if it is not a flat mapping."
+    import yaml
+    path = Path(path)
+    if not path.is_file(): raise ValueError(f"config file {str(path)!r} does not exist")
+    try: data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e: raise ValueError(f"config file {str(path)!r} is not valid YAML: {e}") from None
+    if data is None: return {}
+    if not isinstance(data, dict): raise ValueError(f"config file {str(path)!r}: expected a mapping of keys to values, got {type(data).__name__}")
+    out = {}
+    for key, value in data.items():
+        if key in (dropped or {}):
+            if value not in (None, False, [], {}): print(f"{command}: {path.name}: {key} is not used here: {dropped[key]}")
+        elif isinstance(value, dict):
+            raise ValueError(f"config file {str(path)!r}: {key!r} holds a section; {command} reads flat files of `key: value` pairs")
+        else: out[str(key)] = value
+    return out
 
 # %% ../nbs/05a_config.ipynb #a562e970
 def resolve_device(device: str) -> torch.device:
