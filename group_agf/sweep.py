@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .train import atomic_write, write_json
+from .rundir import atomic_write, clean_stale_tmp, locked, write_json
 # The pieces (09a-09c), re-exported: code and notebooks import them from group_agf.sweep.
 from .sweep_plan import (KINDS, MODES, SPEC_KEYS, Run, RunKind, SweepSpec, archive_failure, canonical_config,
                                   default_notebook, execute_run, expand, kind_of, load_spec, multirun_spec,
@@ -61,6 +61,49 @@ def _progress(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, disable=not enabled, desc='runs', unit='run', dynamic_ncols=True)
 
+def _check_executor(spec, mode, workers, gpus, scheduler):
+    "Raise ValueError for an executor choice the spec or each other rule out; return the mode."
+    mode = mode or spec.mode
+    if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
+    if mode == 'papermill' and not KINDS[spec.kind].papermill:
+        raise ValueError(f"mode: got 'papermill' for kind {spec.kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
+    if scheduler and gpus: raise ValueError("gpus: pins the workers of the local pool; a Dask cluster's workers are pinned where they are launched")
+    if workers is not None and (not isinstance(workers, int) or workers < 1): raise ValueError(f"workers: got {workers!r}; allowed: an integer >= 1")
+    return mode
+
+def _experiment_notebook(spec, mode):
+    "The notebook papermill executes per run (None in-process); ValueError if it does not exist."
+    if mode != 'papermill': return None
+    notebook = (Path(spec.source).parent / spec.notebook if spec.source else Path(spec.notebook)) if spec.notebook else default_notebook()
+    if not Path(notebook).exists(): raise ValueError(f"notebook: {notebook} does not exist")
+    return Path(notebook).resolve()
+
+def _write_plan(spec, runs, out: Path):
+    "The spec as given and the expanded plan, written into the sweep folder."
+    text = Path(spec.source).read_text() if spec.source else yaml.safe_dump(
+        {k: v for k, v in vars(spec).items() if k != 'source' and v not in (None, '', [], {})}, sort_keys=False)
+    atomic_write(out / 'spec.yaml', lambda f: f.write(text))
+    write_json(out / 'plan.json', [dict(run_id=r.run_id, experiment=r.experiment, config=r.config.to_dict()) for r in runs])
+
+def _collect(records, jobs, skipped, out: Path, progress: bool):
+    "Consume run records as they arrive, rewriting results.csv after each; return (completed, failed)."
+    completed, failed = list(skipped), []
+    bar = _progress(len(jobs), len(skipped), progress)
+    table = {r.run_id: run_row(r, d) for r, d in jobs}
+    by_id = dict((r.run_id, (r, d)) for r, d in jobs)
+    try:
+        for rec in records:
+            (completed.append(rec['run_id']) if rec['status'] == 'completed' else failed.append(rec))
+            if rec['run_id'] in by_id:
+                table[rec['run_id']] = run_row(*by_id[rec['run_id']])
+                write_table(list(table.values()), out)
+            bar.update(1)
+            bar.set_postfix(done=len(completed), failed=len(failed), left=len(jobs) - len(completed) - len(failed))
+    finally:
+        bar.close()
+        if hasattr(records, 'close'): records.close()   # stop the executor now if we were interrupted
+    return completed, failed
+
 def run_sweep(spec, # a spec YAML path, a dict, or a `SweepSpec`
               out=None, # the sweep folder (default results/sweeps/<name>)
               workers: int | None = None, # local worker processes (None or 1: in this process), or Dask LocalCluster size
@@ -72,51 +115,31 @@ def run_sweep(spec, # a spec YAML path, a dict, or a `SweepSpec`
              ) -> SweepResult:
     "Expand, validate, run (skipping completed runs), aggregate; return a `SweepResult` (never raises for a run)."
     t0 = time.perf_counter()
+    # every run validated, and the executor checked, before the first starts
     spec = load_spec(spec)
-    mode = mode or spec.mode
-    if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
-    if mode == 'papermill' and not KINDS[spec.kind].papermill:
-        raise ValueError(f"mode: got 'papermill' for kind {spec.kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
-    if scheduler and gpus: raise ValueError("gpus: pins the workers of the local pool; a Dask cluster's workers are pinned where they are launched")
-    if workers is not None and (not isinstance(workers, int) or workers < 1): raise ValueError(f"workers: got {workers!r}; allowed: an integer >= 1")
-    runs = expand(spec)                                    # every run validated before the first starts
-    notebook = None
-    if mode == 'papermill':
-        notebook = (Path(spec.source).parent / spec.notebook if spec.source else Path(spec.notebook)) if spec.notebook else default_notebook()
-        if not Path(notebook).exists(): raise ValueError(f"notebook: {notebook} does not exist")
-        notebook = Path(notebook).resolve()
+    mode = _check_executor(spec, mode, workers, gpus, scheduler)
+    runs = expand(spec)
+    notebook = _experiment_notebook(spec, mode)
     out = Path(out or Path('results') / 'sweeps' / spec.name)
     (out / 'runs').mkdir(parents=True, exist_ok=True)
-    text = Path(spec.source).read_text() if spec.source else yaml.safe_dump(
-        {k: v for k, v in vars(spec).items() if k != 'source' and v not in (None, '', [], {})}, sort_keys=False)
-    atomic_write(out / 'spec.yaml', lambda f: f.write(text))
-    write_json(out / 'plan.json', [dict(run_id=r.run_id, experiment=r.experiment, config=r.config.to_dict()) for r in runs])
-    jobs = [(r, out / 'runs' / r.run_id) for r in runs]
-    skipped = [r.run_id for r, d in jobs if run_status(d) == 'completed']
-    todo = [(r, d) for r, d in jobs if r.run_id not in set(skipped)]
-    if not todo: records = iter(())
-    elif scheduler: records = run_dask(todo, scheduler, workers or 2, mode, notebook, kernel_name)
-    elif gpus or (workers or 1) > 1: records = run_pool(todo, workers or 1, gpus, mode, notebook, kernel_name)
-    else: records = run_inprocess(todo, mode, notebook, kernel_name)
-    completed, failed = list(skipped), []
-    bar = _progress(len(runs), len(skipped), progress)
-    table = {r.run_id: run_row(r, d) for r, d in jobs}       # results.csv is rewritten as each run finishes
-    by_id = dict((r.run_id, (r, d)) for r, d in jobs)
-    try:
-        for rec in records:
-            (completed.append(rec['run_id']) if rec['status'] == 'completed' else failed.append(rec))
-            if rec['run_id'] in by_id:
-                table[rec['run_id']] = run_row(*by_id[rec['run_id']])
-                write_table(list(table.values()), out)
-            bar.update(1)
-            bar.set_postfix(done=len(completed), failed=len(failed), left=len(runs) - len(completed) - len(failed))
-    finally:
-        bar.close()
-        if hasattr(records, 'close'): records.close()   # stop the executor now if we were interrupted
-    rows, paths = aggregate(runs, out, spec.figures)
-    if failed: write_json(out / 'failures.json', failed)
-    elif (out / 'failures.json').exists(): (out / 'failures.json').unlink()
+    with locked(out):                                      # one sweep per folder; leftovers of a killed one removed
+        clean_stale_tmp(out)
+        _write_plan(spec, runs, out)
+        # run what is not completed yet
+        jobs = [(r, out / 'runs' / r.run_id) for r in runs]
+        skipped = [r.run_id for r, d in jobs if run_status(d) == 'completed']
+        todo = [(r, d) for r, d in jobs if r.run_id not in set(skipped)]
+        if not todo: records = iter(())
+        elif scheduler: records = run_dask(todo, scheduler, workers or 2, mode, notebook, kernel_name)
+        elif gpus or (workers or 1) > 1: records = run_pool(todo, workers or 1, gpus, mode, notebook, kernel_name)
+        else: records = run_inprocess(todo, mode, notebook, kernel_name)
+        completed, failed = _collect(records, jobs, skipped, out, progress)
+        # the table and figures of the whole sweep
+        rows, paths = aggregate(runs, out, spec.figures)
+        if failed: write_json(out / 'failures.json', failed)
+        elif (out / 'failures.json').exists(): (out / 'failures.json').unlink()
     return SweepResult(out, runs, completed, failed, skipped, rows, paths, round(time.perf_counter() - t0, 3))
+
 
 # %% ../nbs/09_sweep.ipynb #a74896f2
 def _finish(res: SweepResult) -> int:
