@@ -47,11 +47,14 @@ def run_demo(out: str | Path = 'results/demo', seed: int = 0) -> list[Path]:
 
 # %% ../nbs/10_cli.ipynb #08fa91d5
 def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
-    "Validate `key=value` tokens, train, write the run folder, print a summary; return an exit status."
+    "Validate `key=value` tokens (after seed 000's config file, if one comes first), train, write the run folder, print a summary; return an exit status."
     from group_agf.engine import run_for_command
-    from group_agf.train import make_config, run_name, train
+    from group_agf.train import config_from_file, make_config, run_name, train
+    tokens = list(tokens)
     try:
-        cfg = make_config(**parse_overrides(tokens))
+        if tokens and tokens[0].endswith(('.yaml', '.yml', '.json')):
+            cfg = config_from_file(tokens[0], **parse_overrides(tokens[1:]))
+        else: cfg = make_config(**parse_overrides(tokens))
     except ValueError as e:
         print(f"group-agf train: error: {e}", file=sys.stderr)
         return 2
@@ -92,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     keys = lambda cls, extra='': f"configuration keys (key=type (default): help [allowed]){extra}:\n" + config_help(cls)
     tr = sub.add_parser('train', help="train one model: key=value options with seed 000's names (see TrainConfig)",
                         epilog=keys(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
-    tr.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. M=113 hidden_size=512 weight_decay=1e-4")
+    tr.add_argument('overrides', nargs='*', metavar='key=value',
+                    help="e.g. M=113 hidden_size=512 weight_decay=1e-4, after seed 000's config file if given (dyn_madd.yaml)")
     tr.add_argument('--out', default=None, help="run folder (default: runs/<run name>)")
     tr.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     _add_multirun_args(tr)

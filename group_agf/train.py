@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from .config import (canonical, check_options, coerce_value, device_option, dtype_option, eval_interval_option,
-                              init_save_range_option, max_wall_s_option, num_epochs_option, option, resolve_device,
-                              run_name as config_run_name, save_interval_option, unknown_key_message)
+                              init_save_range_option, max_wall_s_option, num_epochs_option, option, read_config_file,
+                              resolve_device, run_name as config_run_name, save_interval_option, unknown_key_message)
 from .models import GroupArithmeticNet, make_loss
 from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
 from .tasks import GROUP_TYPES, Task, load_split, make_task, split_indices, task_test_size
@@ -26,9 +26,9 @@ from .rundir import atomic_write, checkpoint_epochs, latest_checkpoint, write_ch
 from .engine import NonFiniteWatch, TrainingDiverged, stored_result, summarize
 
 # %% auto #0
-__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'TrainConfig', 'validate_config', 'make_config', 'evaluate',
-           'classification_metrics', 'kernel_stats', 'arithmetic_loss_step', 'build_run', 'run_name', 'train',
-           'load_run']
+__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'SEED000_FILE_KEYS', 'TrainConfig', 'validate_config',
+           'make_config', 'config_from_file', 'evaluate', 'classification_metrics', 'kernel_stats',
+           'arithmetic_loss_step', 'build_run', 'run_name', 'train', 'load_run']
 
 # %% ../nbs/06_train.ipynb #eb52b510
 ACTIVATION_NAMES = ('sqr', 'relu', 'silu', 'relusqr', 'gelu', 'tanh', 'linear')
@@ -120,6 +120,20 @@ def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainC
         if name not in _FIELDS: raise ValueError(unknown_key_message(name, TrainConfig))
     return canonical(validate_config(TrainConfig(**{k: coerce_value(k, v, TrainConfig) for k, v in base.items()})))
 
+
+# %% ../nbs/06_train.ipynb #862ecd40
+SEED000_FILE_KEYS = {
+    'post_process': "the seed packs its results into data.pth; this package always writes summary.json, metrics.csv and figures",
+    'load_initial_layerab': "no code of seed 000's script reads it",
+    'hydra': "Hydra's own settings (output folders, logging)",
+    'defaults': "Hydra's config composition",
+}
+
+def config_from_file(path, # a YAML or JSON file of TrainConfig keys: seed 000's `dyn_madd.yaml` or a run's `.hydra/config.yaml`
+                     **overrides, # `key=value` values that win over the file's
+                    ) -> TrainConfig:
+    "A validated `TrainConfig` from seed 000's configuration file (its keys, its meanings) and overrides."
+    return make_config(read_config_file(path, SEED000_FILE_KEYS) | overrides)
 
 # %% ../nbs/06_train.ipynb #bbe3fa23
 @torch.no_grad()

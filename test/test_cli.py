@@ -202,3 +202,20 @@ def test_help_lists_every_key_with_type_default_and_help(command, config, capsys
         line = next((l for l in text.splitlines() if l.strip().startswith(f'{f.name}=')), None)
         assert line is not None, f"{command} --help does not list {f.name}"
         assert '(default ' in line and f.metadata['help'].split()[0] in line, line
+
+
+SEED000_FILE = Path(__file__).parent / 'fixtures' / 'seed000' / 'dyn_madd.yaml'
+
+
+def test_train_reads_seed000_config_file_with_overrides(tmp_path, capsys):
+    out = tmp_path / 'run'
+    assert main(['train', str(SEED000_FILE), '--out', str(out)]) == 2      # as shipped it fails the seed's own check
+    err = capsys.readouterr().err
+    assert "set_weight_reg: got 0.001 with loss_func='nll'; allowed: set_weight_reg=None, or loss_func='mse'" in err, err
+    assert not out.exists()
+    tokens = ['set_weight_reg=null', 'M=5', 'hidden_size=8', 'num_epochs=3', 'eval_interval=1', 'save_interval=null', 'test_size=0.4']
+    assert main(['train', str(SEED000_FILE), *tokens, '--no-progress', '--out', str(out)]) == 0
+    config = json.loads((out / 'config.json').read_text())
+    assert (config['M'], config['hidden_size'], config['weight_decay'], config['init_save_range'], config['loss_func']) == \
+        ('5', 8, 1e-4, 200, 'nll')                                          # the file's values where no override is given
+    assert json.loads((out / 'summary.json').read_text())['epochs'] == 3
