@@ -29,6 +29,7 @@ from .specs import check_group_spec
 from .tasks import check_choice
 from .config import canonical
 from .engine import OUT_OF_TIME
+from .rundir import RunFolderBusy
 from .train import (TrainConfig, make_config, run_name, train, write_json)
 
 # %% auto #0
@@ -342,5 +343,5 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, run_dir, mode: str 
             etype, message, tb = e.ename, e.evalue, _strip_ansi('\n'.join(e.traceback)) + '\n\n' + tb
         err = rec | dict(status='failed', error_type=etype, error=message, traceback=tb, attempt=attempt, mode=mode,
                          wall_s=round(time.perf_counter() - t0, 3))
-        write_json(run_dir / 'error.json', err)
+        if not isinstance(e, RunFolderBusy): write_json(run_dir / 'error.json', err)   # a busy folder is another process's
         return err
