@@ -394,7 +394,11 @@ def load_split(path, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     import torch
     if not os.path.exists(path):
         raise ValueError(f"load_dataset_split: file {os.fspath(path)!r} does not exist")
-    data = torch.load(path, map_location='cpu', weights_only=True)
+    try: data = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:            # not a torch file, truncated, or objects a weights-only load refuses
+        why = 'not a torch file, or objects a weights-only load refuses' if 'Weights only' in str(e) else str(e).splitlines()[0][:120]
+        raise ValueError(f"load_dataset_split: {os.fspath(path)!r} is not a split file saved by torch.save "
+                         f"({type(e).__name__}: {why})") from None
     if not isinstance(data, dict) or not {'train_indices', 'test_indices'} <= set(data):
         raise ValueError(f"load_dataset_split: {os.fspath(path)!r} holds no dict with keys 'train_indices' and 'test_indices'")
     out = []

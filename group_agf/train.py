@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -101,10 +100,9 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.group_type == 'collection' and cfg.group_collection_max_dk < 2:
         raise ValueError(f"group_collection_max_dk: got {cfg.group_collection_max_dk} with group_type='collection'; "
                          f"allowed: an integer >= 2 (the largest irrep degree of the non-abelian groups to pick)")
-    if cfg.load_dataset_split is not None and not os.path.exists(cfg.load_dataset_split):
-        raise ValueError(f"load_dataset_split: file {cfg.load_dataset_split!r} does not exist")
     from group_agf.tasks import check_split, check_task, critical_test_size
     info = check_task(cfg.group_type, cfg.M, cfg.num_of_ops, cfg.expression, cfg.group_collection_max_dk)  # M, memory: nothing built
+    if cfg.load_dataset_split is not None: load_split(cfg.load_dataset_split, info['n_rows'])   # small: read and checked now
     if cfg.load_dataset_split is None and cfg.use_critical_ratio:
         check_split(info['n_rows'], critical_test_size(info['order'], info['d_max'], cfg.critical_ratio_multiplier,
                                                        cfg.critical_ratio_delta), 'critical_ratio_delta')

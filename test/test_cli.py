@@ -219,3 +219,12 @@ def test_train_reads_seed000_config_file_with_overrides(tmp_path, capsys):
     assert (config['M'], config['hidden_size'], config['weight_decay'], config['init_save_range'], config['loss_func']) == \
         ('5', 8, 1e-4, 200, 'nll')                                          # the file's values where no override is given
     assert json.loads((out / 'summary.json').read_text())['epochs'] == 3
+
+
+def test_train_refuses_an_unreadable_split_file_before_work(tmp_path, capsys):
+    (tmp_path / 'split.pt').write_text('not a torch file')
+    out = tmp_path / 'run'
+    assert main(['train', 'M=5', f'load_dataset_split={tmp_path / "split.pt"}', '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert 'load_dataset_split:' in err and 'is not a split file saved by torch.save' in err, err
+    assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err and not out.exists()
