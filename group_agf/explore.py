@@ -100,7 +100,7 @@ class SweepExplorer(_Explorer):
         table = self.sweep_dir / 'results.csv'
         if not table.exists():
             raise ValueError(f"sweep_dir: {str(sweep_dir)!r} has no results.csv (run the sweep first)")
-        self.rows = [r for r in csv.DictReader(open(table)) if (Path(r['run_dir']) / 'metrics.csv').exists()]
+        self.rows = [r for r in csv.DictReader(open(table)) if (self.run_folder(r) / 'metrics.csv').exists()]
         skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device', 'epochs', 'n_train', 'n_test',
                 'plateaus_reached', 'plateaus_predicted', 'order_matches'}      # outcomes, not parameters
         self.params = [k for k in self.rows[0] if k not in skip and not k.startswith(('final_', 'best_', 'epoch_', 'wall'))
@@ -112,6 +112,10 @@ class SweepExplorer(_Explorer):
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.output])
         self.update()
 
+    def run_folder(self, row: dict):
+        "A run's folder: `runs/<run_id>` in the sweep folder (results.csv's `run_dir` is relative to where the sweep ran)."
+        return self.sweep_dir / 'runs' / row['run_id']
+
     def selected(self) -> list[dict]:
         "Rows matching the dropdowns."
         return [r for r in self.rows if all(c.value in ('all', r[k]) for k, c in self.controls.items())]
@@ -119,9 +123,8 @@ class SweepExplorer(_Explorer):
     def update(self):
         "Redraw the curves of the selected runs."
         import csv
-        from pathlib import Path
         a, b = self._new_figure(figsize=(11, 3.6))
-        histories = [(r, list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))) for r in self.selected()]
+        histories = [(r, list(csv.DictReader(open(self.run_folder(r) / 'metrics.csv')))) for r in self.selected()]
         acc = 'test_acc' if any(x['test_acc'] not in ('', 'nan') for _, h in histories for x in h) else 'train_acc'
         for r, h in histories:
             label = ', '.join(f'{k}={r[k]}' for k in self.params)

@@ -39,7 +39,8 @@ sweep = SweepExplorer({sweep!r})
 marks["sweep_explorer"] = time.time()
 sweep
 ---
-open({stamp!r}, "w").write(json.dumps(marks))
+with open({stamp!r}, "w") as f:
+    f.write(json.dumps(marks))
 '''
 
 # In the page: each explorer's figures (the <img> in its Output widget) and every <img> of the page.
