@@ -172,3 +172,27 @@ def test_site_in_chromium(served, browser):
     (site / 'browser_check.json').write_text(json.dumps(report, indent=1))
     print(f'\nbrowser: {len(pages)} pages, {n_links} internal links, {n_math} math elements, 0 unrendered spans, '
           f'search "irreps" -> {len(hits)} results; screenshots in {site}')
+
+
+def test_explorers_page_shows_the_controls(served, browser):
+    """The explorers page embeds its widgets' state: the widget manager shipped in the site (widgets/embed.js, no CDN)
+    draws both explorers' controls and their saved figure, once each. Offline there is no kernel: a control moves and
+    its readout changes, but the figure stays as saved (test/test_explorers_browser.py drives them live, in Voila)."""
+    site, base = served
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    assert (site / 'widgets' / 'embed.js').is_file()
+    browser.get(base + 'explorers.html')
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.widget-output img')) == 2)
+    shown = json.loads(browser.execute_script('''return JSON.stringify({
+        handles: document.querySelectorAll('.noUi-handle').length, dropdowns: document.querySelectorAll('.widget-dropdown select').length,
+        figures: document.querySelectorAll('.widget-output img').length, images: document.querySelectorAll('main img').length,
+        readouts: Array.from(document.querySelectorAll('.widget-readout')).map(r => r.textContent.trim())})'''))
+    assert shown['handles'] == 2 and shown['dropdowns'] == 2 and shown['figures'] == shown['images'] == 2, shown
+    epoch = browser.find_elements(By.CSS_SELECTOR, '.noUi-handle')[0]
+    epoch.click()
+    epoch.send_keys(Keys.ARROW_LEFT)
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, '.widget-readout')[0].text.strip() != shown['readouts'][0])
+    assert not severe(browser)
+    print(f'\nexplorers page: {shown["handles"]} sliders, {shown["dropdowns"]} dropdowns, {shown["figures"]} figures (static)')
