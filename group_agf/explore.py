@@ -131,7 +131,7 @@ class SweepExplorer(_Explorer):
             ep = [float(x['epoch']) for x in h]
             a.plot(ep, [float(x[acc]) for x in h], label=label)
             b.plot(ep, [float(x['train_loss']) for x in h], label=label)
-        a.set(xlabel='epoch', ylabel=acc.replace('_acc', ' accuracy'), ylim=(-0.02, 1.02), title=f'{len(histories)} runs')
+        a.set(xlabel='epoch', ylabel=acc.replace('_acc', ' accuracy'), ylim=(-0.02, 1.02), title=f'{len(histories)} run' + 's' * (len(histories) != 1))
         b.set(xlabel='epoch', ylabel='train loss', yscale='log')
         if 0 < len(self.selected()) <= 8: a.legend(fontsize=6)
         return self._show()

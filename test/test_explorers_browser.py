@@ -39,6 +39,7 @@ sweep = SweepExplorer({sweep!r})
 marks["sweep_explorer"] = time.time()
 sweep
 ---
+marks["done"] = time.time()
 with open({stamp!r}, "w") as f:
     f.write(json.dumps(marks))
 '''
@@ -159,7 +160,8 @@ def test_explorers_in_voila(voila, folders):
                   'kernel_ready_to_both_figures_s': t_figures - marks['kernel'],
                   'imports_s': marks['imported'] - marks['kernel'],
                   'checkpoint_explorer_built_s': marks['checkpoint_explorer'] - marks['imported'],
-                  'sweep_explorer_built_s': marks['sweep_explorer'] - marks['checkpoint_explorer']}
+                  'sweep_explorer_built_s': marks['sweep_explorer'] - marks['checkpoint_explorer'],
+                  'notebook_done_to_sliders_s': t_sliders - marks['done']}
         figs = _figures(drv)
         assert figs['all'] == 2, f'{figs["all"]} images on the page for 2 explorers: a stale copy of a figure'
         controls = json.loads(drv.execute_script(CONTROLS))
