@@ -13,7 +13,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from .analysis import active_neurons
-from .rundir import load_checkpoint
+from .rundir import checkpoint_epochs, checkpoint_path, load_checkpoint
 from .viz import plot_weight_spectra
 
 # %% auto #0
@@ -48,13 +48,12 @@ class CheckpointExplorer(_Explorer):
         from pathlib import Path
         import json
         self.run_dir = Path(run_dir)
-        self.checkpoints = sorted(self.run_dir.glob('checkpoints/epoch_*.pt'))
-        if not self.checkpoints:
+        self.epochs = checkpoint_epochs(self.run_dir)
+        if not self.epochs:
             raise ValueError(f"run_dir: {str(run_dir)!r} holds no checkpoints/epoch_*.pt; train with save_interval set")
         self.parts = build_run(make_config(json.loads((self.run_dir / 'config.json').read_text())))
         if self.parts.task.group is None:
             raise ValueError("run_dir: this run's task is an expression, not a group: there is no group Fourier basis")
-        self.epochs = [int(p.stem.split('_')[1]) for p in self.checkpoints]
         self.step = widgets.SelectionSlider(options=self.epochs, value=self.epochs[-1], description='epoch')
         self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, description='neuron')
         self.neuron.value = strongest_neuron(self.spectra())
@@ -68,7 +67,7 @@ class CheckpointExplorer(_Explorer):
     def spectra(self):
         "`NeuronSpectra` of the model at the selected checkpoint."
         from group_agf.analysis import model_spectra
-        state = load_checkpoint(self.checkpoints[self.epochs.index(self.step.value)])   # weights only: loading runs no code
+        state = load_checkpoint(checkpoint_path(self.run_dir, self.step.value))   # weights only: loading runs no code
         self.parts.model.load_state_dict(state['model'])
         return model_spectra(self.parts.task.group, self.parts.model)
 
