@@ -10,6 +10,7 @@ sliders). The figure after every move is written next to the test's temporary fi
 
 Needs `voila` (dev requirements) and Chromium (`make browser`): without them the test skips, or fails in CI
 (CI=true), where both are installed."""
+import base64
 import importlib.util
 import json
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from chromium import chromium, missing, severe
+
+HIDDEN = 64   # neurons of the checkpointed run
 
 NOTEBOOK = '''\
 import time
@@ -69,7 +72,7 @@ def folders(tmp_path_factory):
     from group_agf.sweep import multirun_main
     from group_agf.train import train
     d = tmp_path_factory.mktemp('explorers')
-    train(M='13', hidden_size=64, activation='sqr', loss_func='mse', learning_rate=0.01, weight_decay=1e-3, test_size=0.2,
+    train(M='13', hidden_size=HIDDEN, activation='sqr', loss_func='mse', learning_rate=0.01, weight_decay=1e-3, test_size=0.2,
           num_epochs=400, eval_interval=20, save_interval=200, seed=1, run_dir=d / 'run', progress=False)
     assert multirun_main(['M=7', 'hidden_size=8,16', 'seed=1,2', 'num_epochs=20', 'eval_interval=5'], out=d / 'sweep',
                          progress=False) == 0
@@ -143,63 +146,70 @@ def _redraw(drv, which, action, timeout=30):
     return time.time() - t0, _figures(drv)['per_output'][which][0]
 
 
-def test_explorers_in_voila(voila, folders):
-    url, stamp = voila
+def _open(drv, url, stamp):
+    "Open the Voila page; wait for the sliders, then both figures; the timings (seconds) against the kernel's marks."
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    drv.set_page_load_timeout(180)   # Voila sends the page as the notebook runs: slow on a busy machine
+    t_get = time.time()
+    drv.get(url)
+    WebDriverWait(drv, 60, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.noUi-handle')) >= 2)
+    t_sliders = time.time()
+    WebDriverWait(drv, 30, poll_frequency=0.05).until(lambda d: [len(f) for f in _figures(d)['per_output']] == [1, 1])
+    t_figures, marks = time.time(), json.loads(stamp.read_text())
+    timing = {'page_requested_to_sliders_s': t_sliders - t_get, 'kernel_ready_to_sliders_s': t_sliders - marks['kernel'],
+              'kernel_ready_to_both_figures_s': t_figures - marks['kernel'], 'imports_s': marks['imported'] - marks['kernel'],
+              'checkpoint_explorer_built_s': marks['checkpoint_explorer'] - marks['imported'],
+              'sweep_explorer_built_s': marks['sweep_explorer'] - marks['checkpoint_explorer'],
+              'notebook_done_to_sliders_s': t_sliders - marks['done']}
+    return {k: round(v, 2) for k, v in timing.items()}
+
+
+def _steps(drv, neuron):
+    "One move of each control: (explorer 0 or 1, what moves, the action)."
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-    with chromium() as drv:
-        t_get = time.time()
-        drv.get(url)
-        WebDriverWait(drv, 90, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.noUi-handle')) >= 2)
-        t_sliders = time.time()
-        WebDriverWait(drv, 30, poll_frequency=0.05).until(lambda d: [len(f) for f in _figures(d)['per_output']] == [1, 1])
-        t_figures = time.time()
-        marks = json.loads(stamp.read_text())
-        timing = {'page_requested_to_sliders_s': t_sliders - t_get, 'kernel_ready_to_sliders_s': t_sliders - marks['kernel'],
-                  'kernel_ready_to_both_figures_s': t_figures - marks['kernel'],
-                  'imports_s': marks['imported'] - marks['kernel'],
-                  'checkpoint_explorer_built_s': marks['checkpoint_explorer'] - marks['imported'],
-                  'sweep_explorer_built_s': marks['sweep_explorer'] - marks['checkpoint_explorer'],
-                  'notebook_done_to_sliders_s': t_sliders - marks['done']}
-        figs = _figures(drv)
-        assert figs['all'] == 2, f'{figs["all"]} images on the page for 2 explorers: a stale copy of a figure'
-        controls = json.loads(drv.execute_script(CONTROLS))
-        epochs, neuron = controls['readouts'][:2]
-        assert epochs == '400' and sorted(k for k, _ in controls['dropdowns']) == ['hidden_size', 'seed'], controls
-        handles = drv.find_elements(By.CSS_SELECTOR, '.noUi-handle')
-        selects = {k: Select(s) for (k, _), s in zip(controls['dropdowns'], drv.find_elements(By.CSS_SELECTOR, '.widget-dropdown select'))}
-        j = int(neuron)
+    from selenium.webdriver.support.ui import Select
+    epoch, unit = drv.find_elements(By.CSS_SELECTOR, '.noUi-handle')
+    labels = [k for k, _ in json.loads(drv.execute_script(CONTROLS))['dropdowns']]
+    selects = dict(zip(labels, map(Select, drv.find_elements(By.CSS_SELECTOR, '.widget-dropdown select'))))
+    up = neuron < HIDDEN - 1
+    press = lambda handle, k: lambda: (handle.click(), handle.send_keys(k))
+    return [(0, 'epoch 400 -> 200', press(epoch, Keys.ARROW_LEFT)),
+            (0, f'neuron {neuron} -> {neuron + 1 if up else neuron - 1}', press(unit, Keys.ARROW_RIGHT if up else Keys.ARROW_LEFT)),
+            (1, 'hidden_size all -> 16', lambda: selects['hidden_size'].select_by_visible_text('16')),
+            (1, 'seed all -> 2', lambda: selects['seed'].select_by_visible_text('2'))]
 
-        def key(handle, k):
-            return lambda: (handle.click(), handle.send_keys(k))
-        steps = [(0, 'epoch 400 -> 200', key(handles[0], Keys.ARROW_LEFT)),
-                 (0, f'neuron {j} -> {j + 1 if j < 63 else j - 1}', key(handles[1], Keys.ARROW_RIGHT if j < 63 else Keys.ARROW_LEFT)),
-                 (1, 'hidden_size all -> 16', lambda: selects['hidden_size'].select_by_visible_text('16')),
-                 (1, 'seed all -> 2', lambda: selects['seed'].select_by_visible_text('2'))]
-        shots, report = folders / 'figures', []
-        shots.mkdir(exist_ok=True)
-        for i, (which, what, action) in enumerate(steps):
+
+def test_explorers_in_voila(voila, folders):
+    url, stamp = voila
+    (folders / 'figures').mkdir(exist_ok=True)
+    with chromium() as drv:
+        timing = _open(drv, url, stamp)
+        figs, controls = _figures(drv), json.loads(drv.execute_script(CONTROLS))
+        assert figs['all'] == 2, f'{figs["all"]} images on the page for 2 explorers: a stale copy of a figure'
+        epoch, neuron = controls['readouts']
+        assert epoch == '400' and sorted(k for k, _ in controls['dropdowns']) == ['hidden_size', 'seed'], controls
+        report = []
+        for i, (which, what, action) in enumerate(_steps(drv, int(neuron))):
             other = _figures(drv)['per_output'][1 - which]
             seconds, src = _redraw(drv, which, action)
             figs = _figures(drv)
             assert figs['all'] == 2 and [len(f) for f in figs['per_output']] == [1, 1], (what, figs['all'])
             assert figs['per_output'][1 - which] == other, f'{what}: the other explorer redrew'
             png = folders / 'figures' / f'{i + 1}_{what.split()[0]}.png'
-            import base64
             png.write_bytes(base64.b64decode(src.split(',', 1)[1]))
             report.append({'control': what, 'redraw_s': round(seconds, 2), 'figure': str(png),
-                           'state': json.loads(drv.execute_script(CONTROLS))})
+                           'controls': json.loads(drv.execute_script(CONTROLS))})
         drv.save_screenshot(str(folders / 'voila.png'))
-        final = json.loads(drv.execute_script(CONTROLS))
-        assert final['readouts'][:2] == ['200', str(j + 1 if j < 63 else j - 1)], final
+        final = report[-1]['controls']
+        assert final['readouts'] == ['200', report[1]['control'].split()[-1]], final
         assert dict(final['dropdowns']) == {'hidden_size': '16', 'seed': '2'}, final
         # Errors from the page itself; offline, only a request to a CDN (Voila's font-awesome CSS) may fail.
-        errors = [e['message'] for e in severe(drv) if '127.0.0.1' in e['message'] or 'http' not in e['message']]
-        assert not errors, f'console errors: {errors}'
-    timing = {k: round(v, 2) for k, v in timing.items()}
+        logged = [e['message'] for e in severe(drv)]
+        assert not [m for m in logged if '127.0.0.1' in m or 'http' not in m], f'console errors: {logged}'
     (folders / 'explorers_check.json').write_text(json.dumps({'timing': timing, 'steps': report}, indent=1))
-    print(f'\nexplorers in Voila: {json.dumps(timing)}')
+    print(f'\nexplorers in Voila: {json.dumps(timing)}; console errors from outside 127.0.0.1 (offline): {logged}')
     for r in report:
         print(f"  {r['control']}: redrawn in {r['redraw_s']} s -> {r['figure']}")
-    assert timing['kernel_ready_to_sliders_s'] < 30, timing
+    assert timing['notebook_done_to_sliders_s'] < 10, timing   # the front end's part: about 1 s here
