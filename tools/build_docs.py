@@ -352,8 +352,7 @@ def linkify(md, index):
 
 # ---- HTML ---------------------------------------------------------------------------------------------------------
 # nbconvert's lab template without its CDN scripts (MathJax, require.js, mermaid, the widget manager): math is MathML,
-# widgets use the manager shipped in the site, the rest is unused.
-# A page that shows widgets loads the widget manager shipped in the site (see `ship_widget_manager`).
+# a page that shows widgets loads the widget manager shipped in the site (`ship_widget_manager`), the rest is unused.
 TEMPLATE = '''{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
@@ -506,9 +505,9 @@ HTML_MANAGER = '1.0.15'
 WIDGETS_JS = 'widgets/embed.js'
 
 
-def html_manager(cache=None):
+def html_manager():
     "The `dist/` folder of @jupyter-widgets/html-manager (`npm pack`, once; kept under the environment's share/group_agf/)."
-    cache = Path(cache or Path(sys.prefix) / 'share' / 'group_agf' / f'html-manager-{HTML_MANAGER}')
+    cache = Path(sys.prefix) / 'share' / 'group_agf' / f'html-manager-{HTML_MANAGER}'
     if (cache / 'dist' / 'embed.js').exists():
         return cache / 'dist'
     npm = shutil.which('npm')
