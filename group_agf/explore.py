@@ -13,7 +13,7 @@ from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from .analysis import active_neurons
-from .rundir import load_checkpoint
+from .rundir import checkpoint_epochs, checkpoint_path, load_checkpoint
 from .viz import plot_weight_spectra
 
 # %% auto #0
@@ -48,13 +48,12 @@ class CheckpointExplorer(_Explorer):
         from pathlib import Path
         import json
         self.run_dir = Path(run_dir)
-        self.checkpoints = sorted(self.run_dir.glob('checkpoints/epoch_*.pt'))
-        if not self.checkpoints:
+        self.epochs = checkpoint_epochs(self.run_dir)
+        if not self.epochs:
             raise ValueError(f"run_dir: {str(run_dir)!r} holds no checkpoints/epoch_*.pt; train with save_interval set")
         self.parts = build_run(make_config(json.loads((self.run_dir / 'config.json').read_text())))
         if self.parts.task.group is None:
             raise ValueError("run_dir: this run's task is an expression, not a group: there is no group Fourier basis")
-        self.epochs = [int(p.stem.split('_')[1]) for p in self.checkpoints]
         self.step = widgets.SelectionSlider(options=self.epochs, value=self.epochs[-1], description='epoch')
         self.neuron = widgets.IntSlider(min=0, max=self.parts.config.hidden_size - 1, description='neuron')
         self.neuron.value = strongest_neuron(self.spectra())
@@ -68,7 +67,7 @@ class CheckpointExplorer(_Explorer):
     def spectra(self):
         "`NeuronSpectra` of the model at the selected checkpoint."
         from group_agf.analysis import model_spectra
-        state = load_checkpoint(self.checkpoints[self.epochs.index(self.step.value)])   # weights only: loading runs no code
+        state = load_checkpoint(checkpoint_path(self.run_dir, self.step.value))   # weights only: loading runs no code
         self.parts.model.load_state_dict(state['model'])
         return model_spectra(self.parts.task.group, self.parts.model)
 
@@ -100,7 +99,7 @@ class SweepExplorer(_Explorer):
         table = self.sweep_dir / 'results.csv'
         if not table.exists():
             raise ValueError(f"sweep_dir: {str(sweep_dir)!r} has no results.csv (run the sweep first)")
-        self.rows = [r for r in csv.DictReader(open(table)) if (Path(r['run_dir']) / 'metrics.csv').exists()]
+        self.rows = [r for r in csv.DictReader(open(table)) if (self.run_folder(r) / 'metrics.csv').exists()]
         skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device', 'epochs', 'n_train', 'n_test',
                 'plateaus_reached', 'plateaus_predicted', 'order_matches'}      # outcomes, not parameters
         self.params = [k for k in self.rows[0] if k not in skip and not k.startswith(('final_', 'best_', 'epoch_', 'wall'))
@@ -112,6 +111,10 @@ class SweepExplorer(_Explorer):
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.output])
         self.update()
 
+    def run_folder(self, row: dict):
+        "A run's folder: `runs/<run_id>` in the sweep folder (results.csv's `run_dir` is relative to where the sweep ran)."
+        return self.sweep_dir / 'runs' / row['run_id']
+
     def selected(self) -> list[dict]:
         "Rows matching the dropdowns."
         return [r for r in self.rows if all(c.value in ('all', r[k]) for k, c in self.controls.items())]
@@ -119,16 +122,15 @@ class SweepExplorer(_Explorer):
     def update(self):
         "Redraw the curves of the selected runs."
         import csv
-        from pathlib import Path
         a, b = self._new_figure(figsize=(11, 3.6))
-        histories = [(r, list(csv.DictReader(open(Path(r['run_dir']) / 'metrics.csv')))) for r in self.selected()]
+        histories = [(r, list(csv.DictReader(open(self.run_folder(r) / 'metrics.csv')))) for r in self.selected()]
         acc = 'test_acc' if any(x['test_acc'] not in ('', 'nan') for _, h in histories for x in h) else 'train_acc'
         for r, h in histories:
             label = ', '.join(f'{k}={r[k]}' for k in self.params)
             ep = [float(x['epoch']) for x in h]
             a.plot(ep, [float(x[acc]) for x in h], label=label)
             b.plot(ep, [float(x['train_loss']) for x in h], label=label)
-        a.set(xlabel='epoch', ylabel=acc.replace('_acc', ' accuracy'), ylim=(-0.02, 1.02), title=f'{len(histories)} runs')
+        a.set(xlabel='epoch', ylabel=acc.replace('_acc', ' accuracy'), ylim=(-0.02, 1.02), title=f'{len(histories)} run' + 's' * (len(histories) != 1))
         b.set(xlabel='epoch', ylabel='train loss', yscale='log')
         if 0 < len(self.selected()) <= 8: a.legend(fontsize=6)
         return self._show()

@@ -5,44 +5,23 @@ no console errors, every internal link resolves (page and anchor), math is rende
 holds raw `$...$` or LaTeX commands, a search for "irreps" lists the Fourier page, and screenshots of the index and of
 a tutorial are written into the site folder (`screenshot_index.png`, `screenshot_tutorial.png`).
 
-Chromium missing: in CI (CI=true) the test fails (`.ci/run` installs `chromium` and `chromium-driver`); elsewhere it
-skips, naming the apt-get command (`make browser`)."""
+Chromium (test/chromium.py) missing: in CI (CI=true) the test fails (`.ci/run` installs `chromium` and
+`chromium-driver`); elsewhere it skips, naming the apt-get command (`make browser`)."""
 import functools
 import http.server
 import json
-import os
 import re
-import shutil
-import tempfile
 import threading
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 
+from chromium import chromium, severe
 from docs_site import expected_pages, site_dir
 
-CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                  '--disable-dev-shm-usage', '--window-size=1280,1000']
 TUTORIAL = 'tutorial_staircase.html'
 # Raw LaTeX a reader must never see outside code: a `$...$` span or a TeX command.
 RAW_MATH = re.compile(r'\$[^\s$][^$\n]{0,200}?\$|\\(?:frac|mathbb|mathrm|mathcal|operatorname|sum|sqrt|begin|left|right|cdot|le|ge|to)\b')
-
-
-def _browser_paths():
-    chromium = shutil.which('chromium') or shutil.which('chromium-browser')
-    driver = shutil.which('chromedriver')
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        driver = None
-    if chromium and driver:
-        return chromium, driver
-    msg = ('headless Chromium is needed: apt-get install -y --no-install-recommends chromium chromium-driver '
-           '(make browser), and selenium (dev requirements)')
-    if os.environ.get('CI') == 'true':
-        pytest.fail(msg)
-    pytest.skip(msg)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -63,20 +42,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def browser():
-    chromium, driver_path = _browser_paths()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    profile = tempfile.mkdtemp(prefix='chromium-profile-')
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for f in CHROMIUM_FLAGS + [f'--user-data-dir={profile}']:
-        opts.add_argument(f)
-    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    drv = webdriver.Chrome(service=Service(driver_path), options=opts)
-    drv.set_page_load_timeout(60)
-    yield drv
-    drv.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as drv:
+        yield drv
 
 
 # In the page: ids, links, math count, and the visible text of everything but code (pre/code/script/style/math).
@@ -102,17 +69,13 @@ return JSON.stringify({ids, links, maths, sized, texts, blocks, mathRaw, title: 
 '''
 
 
-def _severe(drv):
-    return [e for e in drv.get_log('browser') if e.get('level') == 'SEVERE']
-
-
 def inspect(browser, url):
     "Open `url` and return what the reader gets: ids, links, math counts, console errors, raw LaTeX in visible text."
     from selenium.webdriver.support.ui import WebDriverWait
     browser.get(url)
     WebDriverWait(browser, 30).until(lambda d: d.execute_script('return document.readyState') == 'complete')
     info = json.loads(browser.execute_script(INSPECT))
-    info['errors'] = [e['message'] for e in _severe(browser)]
+    info['errors'] = [e['message'] for e in severe(browser)]
     info['raw'] = sorted({m.group(0) for t in info['texts'] + info['blocks'] for m in RAW_MATH.finditer(t)} |
                          {f'in MathML: {t}' for t in info['mathRaw']})  # a command latex2mathml passed through
     return info
@@ -196,7 +159,7 @@ def test_site_in_chromium(served, browser):
     WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, '.pagefind-ui__result-link'))
     hits = [a.get_attribute('href') for a in browser.find_elements(By.CSS_SELECTOR, '.pagefind-ui__result-link')]
     assert any(urlparse(h).path.endswith('fourier.html') for h in hits), hits
-    assert not _severe(browser)
+    assert not severe(browser)
 
     # Screenshots of the index and a tutorial, into the site folder.
     browser.set_window_size(1280, 2000)  # tall enough for the tutorial's first figure
@@ -209,3 +172,27 @@ def test_site_in_chromium(served, browser):
     (site / 'browser_check.json').write_text(json.dumps(report, indent=1))
     print(f'\nbrowser: {len(pages)} pages, {n_links} internal links, {n_math} math elements, 0 unrendered spans, '
           f'search "irreps" -> {len(hits)} results; screenshots in {site}')
+
+
+def test_explorers_page_shows_the_controls(served, browser):
+    """The explorers page embeds its widgets' state: the widget manager shipped in the site (widgets/embed.js, no CDN)
+    draws both explorers' controls and their saved figure, once each. Offline there is no kernel: a control moves and
+    its readout changes, but the figure stays as saved (test/test_explorers_browser.py drives them live, in Voila)."""
+    site, base = served
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+    assert (site / 'widgets' / 'embed.js').is_file()
+    browser.get(base + 'explorers.html')
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.widget-output img')) == 2)
+    shown = json.loads(browser.execute_script('''return JSON.stringify({
+        handles: document.querySelectorAll('.noUi-handle').length, dropdowns: document.querySelectorAll('.widget-dropdown select').length,
+        figures: document.querySelectorAll('.widget-output img').length, images: document.querySelectorAll('main img').length,
+        readouts: Array.from(document.querySelectorAll('.widget-readout')).map(r => r.textContent.trim())})'''))
+    assert shown['handles'] == 2 and shown['dropdowns'] == 2 and shown['figures'] == shown['images'] == 2, shown
+    epoch = browser.find_elements(By.CSS_SELECTOR, '.noUi-handle')[0]
+    epoch.click()
+    epoch.send_keys(Keys.ARROW_LEFT)
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, '.widget-readout')[0].text.strip() != shown['readouts'][0])
+    assert not severe(browser)
+    print(f'\nexplorers page: {shown["handles"]} sliders, {shown["dropdowns"]} dropdowns, {shown["figures"]} figures (static)')

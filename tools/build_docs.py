@@ -38,6 +38,11 @@ Then the whole site gets what a reader needs:
   without its own `show_doc`) falls back to its class's anchor, then to the page.
 - **Navigation**: a sidebar of all pages (tutorials in their own section) that marks the current page
   (`aria-current="page"`), and previous/next links at the foot of every page.
+- **Widgets**: a page that displays ipywidgets (the explorers page) embeds their saved state (nbclient saves it while
+  executing; only the models the displayed widgets need are kept) and loads the widget manager from the site:
+  `@jupyter-widgets/html-manager`'s standalone bundle, fetched once with `npm pack` (cached in the environment's
+  `share/group_agf/`) and copied into `<out>/widgets/`, so the controls show offline, without a CDN. A static page
+  has no kernel: the controls move, but nothing recomputes (the figures stay as saved).
 - **Search** on every page: `pagefind` (PyPI `pagefind[bin]`, a static index and a small UI, no server) indexes the
   built pages into `<out>/pagefind/`. It loads its index with `fetch`, so serve the folder over HTTP
   (`python -m http.server -d _site`) rather than opening files directly.
@@ -48,10 +53,14 @@ import argparse
 import configparser
 import functools
 import html
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from urllib.parse import quote
 
@@ -213,9 +222,29 @@ def _for_render(nb):
                     o['data'] = {'text/markdown': _show_doc_md(md)}
         cells.append(c)
     nb.cells = cells
-    if not any(o.get('data', {}).get('application/vnd.jupyter.widget-view+json') for c in cells for o in c.get('outputs', [])):
-        nb.metadata.pop('widgets', None)  # widgets made but never displayed: no widget manager (a CDN script) needed
+    _displayed_widget_state(nb)
     return nb
+
+
+WIDGET_VIEW, WIDGET_STATE = 'application/vnd.jupyter.widget-view+json', 'application/vnd.jupyter.widget-state+json'
+
+
+def _displayed_widget_state(nb):
+    """Keep in `nb.metadata.widgets` only the models the displayed widgets need (each view's model and the models it
+    refers to, `IPY_MODEL_<id>`): nbclient saves every widget the kernel made, displayed or not. None displayed: no
+    widget state and so no widget manager on the page."""
+    state = nb.metadata.get('widgets', {}).get(WIDGET_STATE, {}).get('state', {})
+    todo = [o['data'][WIDGET_VIEW]['model_id'] for c in nb.cells for o in c.get('outputs', []) if WIDGET_VIEW in o.get('data', {})]
+    keep = set()
+    while todo:
+        m = todo.pop()
+        if m in state and m not in keep:
+            keep.add(m)
+            todo += re.findall(r'IPY_MODEL_([0-9a-f]+)', json.dumps(state[m]['state']))
+    if keep:
+        nb.metadata.widgets[WIDGET_STATE]['state'] = {m: v for m, v in state.items() if m in keep}
+    else:
+        nb.metadata.pop('widgets', None)
 
 
 # ---- math -------------------------------------------------------------------------------------------------------
@@ -322,11 +351,13 @@ def linkify(md, index):
 
 
 # ---- HTML ---------------------------------------------------------------------------------------------------------
-# nbconvert's lab template without its CDN scripts (MathJax, require.js, mermaid): math is MathML, the rest is unused.
+# nbconvert's lab template without its CDN scripts (MathJax, require.js, mermaid, the widget manager): math is MathML,
+# a page that shows widgets loads the widget manager shipped in the site (`ship_widget_manager`), the rest is unused.
 TEMPLATE = '''{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- if "widgets" in nb.metadata %}<script src="WIDGETS_JS"></script>{% endif -%}{%- endblock jupyter_widgets -%}
 '''
 
 
@@ -416,7 +447,7 @@ def render(nb, pages, current, site_title, api=None):
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_input_tags = {'remove_input'}
     ex = DocsExporter(config=c, template_name='lab', template_file='docs.html.j2',
-                      extra_loaders=[jinja2.DictLoader({'docs.html.j2': TEMPLATE})])
+                      extra_loaders=[jinja2.DictLoader({'docs.html.j2': TEMPLATE.replace('WIDGETS_JS', WIDGETS_JS)})])
     ex.api = api_index() if api is None else api
     body, _ = ex.from_notebook_node(_for_render(nb))
     # Quarto's (and _modidx.py's) anchors are lower case: `groups.html#finitegroup.compose`
@@ -467,6 +498,43 @@ def search_index(out):
     return r.stdout
 
 
+# ---- widgets -------------------------------------------------------------------------------------------------------
+# Static pages render saved widget state with @jupyter-widgets/html-manager's standalone bundle (1.0.x renders the
+# state ipywidgets 8 saves, version 2), fetched once from the npm registry and shipped in the site: no CDN.
+HTML_MANAGER = '1.0.15'
+WIDGETS_JS = 'widgets/embed.js'
+
+
+def html_manager():
+    "The `dist/` folder of @jupyter-widgets/html-manager (`npm pack`, once; kept under the environment's share/group_agf/)."
+    cache = Path(sys.prefix) / 'share' / 'group_agf' / f'html-manager-{HTML_MANAGER}'
+    if (cache / 'dist' / 'embed.js').exists():
+        return cache / 'dist'
+    npm = shutil.which('npm')
+    if npm is None:
+        raise RuntimeError('a page shows widgets: npm (node) is needed once to fetch @jupyter-widgets/html-manager')
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache.parent) as tmp:   # on the cache's file system: moved in at once
+        r = subprocess.run([npm, 'pack', '--silent', f'@jupyter-widgets/html-manager@{HTML_MANAGER}', '--pack-destination', tmp],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError(f'npm pack @jupyter-widgets/html-manager@{HTML_MANAGER} failed:\n{r.stdout}\n{r.stderr}')
+        with tarfile.open(next(Path(tmp).glob('*.tgz'))) as t:
+            t.extractall(tmp, members=[m for m in t.getmembers() if m.name.startswith('package/dist/')], filter='data')
+        if not cache.exists():   # another build may have fetched it meanwhile
+            os.replace(Path(tmp) / 'package', cache)
+    return cache / 'dist'
+
+
+def ship_widget_manager(out):
+    "Copy the widget manager into `out/widgets/`: the bundle, its licence notice and its fonts (woff2: every current browser)."
+    dist = html_manager()
+    dest = Path(out) / Path(WIDGETS_JS).parent
+    dest.mkdir(exist_ok=True)
+    for f in [dist / 'embed.js', dist / 'embed.js.LICENSE.txt', *dist.glob('*.woff2')]:
+        shutil.copy2(f, dest / f.name)
+
+
 class NotebookFailed(Exception):
     pass
 
@@ -486,6 +554,7 @@ def build(out='_site', only=None, timeout=600, verbose=True, jobs=2, search=True
     pages = [(page_name(p), _plain(_title(nb)) or p.stem) for p, nb in nbs.items()]
     site_title = _cfg().get('title', 'docs')
     api = api_index()
+    with_widgets = []   # pages that show widgets
 
     def one(p):
         t0 = time.time()
@@ -493,6 +562,8 @@ def build(out='_site', only=None, timeout=600, verbose=True, jobs=2, search=True
         try:
             execute(nbs[p], timeout=timeout, cwd=p.parent)
             page = render(nbs[p], pages, name, site_title, api)
+            if 'widgets' in nbs[p].metadata:
+                with_widgets.append(name)
         except Exception as e:
             if verbose:
                 print(f'FAILED {p.relative_to(ROOT)}: {e}', flush=True)
@@ -507,6 +578,8 @@ def build(out='_site', only=None, timeout=600, verbose=True, jobs=2, search=True
         results = dict(pool.map(one, sorted(paths, key=lambda p: (p.parent.name != "tutorials", -len(nbs[p].cells)))))
     written = [page_name(p) for p in paths if results[p] is None]
     fix_doclinks(out, written)
+    if with_widgets:
+        ship_widget_manager(out)
     if search and written:
         search_index(out)
     failed = {p: e for p, e in results.items() if e is not None}
