@@ -38,7 +38,7 @@ def browser_paths():
 
 
 @contextlib.contextmanager
-def chromium():
+def chromium(page_load_strategy: str = 'normal'):
     "A headless Chromium webdriver with a fresh profile, its console log kept (`get_log('browser')`); quit at exit."
     chromium_path, driver_path = browser_paths()
     from selenium import webdriver
@@ -46,6 +46,7 @@ def chromium():
     profile = tempfile.mkdtemp(prefix='chromium-profile-')
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium_path
+    opts.page_load_strategy = page_load_strategy   # 'none': get() returns at once, the caller waits for what it needs
     for f in CHROMIUM_FLAGS + [f'--user-data-dir={profile}']:
         opts.add_argument(f)
     opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})

@@ -150,10 +150,9 @@ def _open(drv, url, stamp):
     "Open the Voila page; wait for the sliders, then both figures; the timings (seconds) against the kernel's marks."
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    drv.set_page_load_timeout(180)   # Voila sends the page as the notebook runs: slow on a busy machine
     t_get = time.time()
-    drv.get(url)
-    WebDriverWait(drv, 60, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.noUi-handle')) >= 2)
+    drv.get(url)   # returns at once (page_load_strategy 'none'): Voila sends the page as the notebook runs, slow when busy
+    WebDriverWait(drv, 300, poll_frequency=0.05).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '.noUi-handle')) >= 2)
     t_sliders = time.time()
     WebDriverWait(drv, 30, poll_frequency=0.05).until(lambda d: [len(f) for f in _figures(d)['per_output']] == [1, 1])
     t_figures, marks = time.time(), json.loads(stamp.read_text())
@@ -184,7 +183,7 @@ def _steps(drv, neuron):
 def test_explorers_in_voila(voila, folders):
     url, stamp = voila
     (folders / 'figures').mkdir(exist_ok=True)
-    with chromium() as drv:
+    with chromium(page_load_strategy='none') as drv:
         timing = _open(drv, url, stamp)
         figs, controls = _figures(drv), json.loads(drv.execute_script(CONTROLS))
         assert figs['all'] == 2, f'{figs["all"]} images on the page for 2 explorers: a stale copy of a figure'
