@@ -16,8 +16,8 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
-from .analysis import (SOLUTION_TYPES, _check_abelian, _is, cogs_coefficients, cogs_frequencies, component_type,
-                                killed, solution_type)
+from .analysis import (SOLUTION_TYPES, _check_abelian, _is, cogs_coefficients, cogs_frequencies, killed,
+                                solution_type)
 from .config import coerce_value, read_config_file
 from .fourier import irreps
 from .groups import FiniteGroup, cyclic
@@ -51,7 +51,7 @@ def seed000_checkpoints(run_dir) -> dict[int, Path]:
     found = {int(m.group(1)): p for p in run_dir.glob('model*.pt') if (m := SEED000_FILE.match(p.name))}
     return dict(sorted(found.items()))
 
-# %% ../nbs/07b_seed000_runs.ipynb #6524b48e
+# %% ../nbs/07b_seed000_runs.ipynb #d5645344
 def load_seed000_checkpoint(path, map_location='cpu') -> dict:
     "A seed checkpoint `{model: state dict, results: rows}` loaded with `weights_only=True`; errors name the file."
     try:
@@ -68,7 +68,7 @@ def load_seed000_checkpoint(path, map_location='cpu') -> dict:
                                 f"'results' (a list of rows), as seed 000 writes")
     return state
 
-# %% ../nbs/07b_seed000_runs.ipynb #bfeb748a
+# %% ../nbs/07b_seed000_runs.ipynb #9de32418
 SEED000_LAYOUTS = ('W', 'layerabc')
 
 def seed000_to_package_state(state: dict) -> dict:
@@ -98,7 +98,7 @@ def net_from_seed000_state(state: dict, activation: str = 'sqr', **options) -> G
     net.to(W.dtype).load_state_dict(s)
     return net.eval()
 
-# %% ../nbs/07b_seed000_runs.ipynb #72867ad9
+# %% ../nbs/07b_seed000_runs.ipynb #a53626b2
 def package_to_seed000_state(state: dict, layout: str = 'W') -> dict:
     "A `GroupArithmeticNet` state dict in the seed's layout 'W' (current) or 'layerabc' (CoGS paper, 2 operands)."
     check_choice('layout', layout, SEED000_LAYOUTS)
@@ -115,7 +115,7 @@ def package_to_seed000_state(state: dict, layout: str = 'W') -> dict:
         s |= {'layera.weight': W[:, :n].clone(), 'layerb.weight': W[:, n:].clone(), 'layerc.weight': s.pop('V.weight')}
     return s
 
-# %% ../nbs/07b_seed000_runs.ipynb #449cb754
+# %% ../nbs/07b_seed000_runs.ipynb #7f2a3231
 def seed000_config(run_dir) -> tuple[dict, dict]:
     "A seed run's `.hydra/config.yaml` as (options under `TrainConfig` names, other keys); empty dicts without one."
     path = Path(run_dir) / '.hydra' / 'config.yaml'
@@ -124,7 +124,7 @@ def seed000_config(run_dir) -> tuple[dict, dict]:
     options = {k: coerce_value(k, str(v) if k == 'M' else v, TrainConfig) for k, v in data.items() if k in names}
     return options, {k: v for k, v in data.items() if k not in names}
 
-# %% ../nbs/07b_seed000_runs.ipynb #96e29d60
+# %% ../nbs/07b_seed000_runs.ipynb #aa4320be
 @dataclass
 class Seed000Run:
     "A seed-000 run folder: checkpoint files by epoch, the options of its config, and the `results` history."
@@ -163,7 +163,7 @@ class Seed000Run:
         "The run's options as a validated `TrainConfig` (the seed's defaults for options the file lacks)."
         return make_config(self.options)
 
-# %% ../nbs/07b_seed000_runs.ipynb #16188f25
+# %% ../nbs/07b_seed000_runs.ipynb #3511987d
 def read_seed000_run(run_dir) -> Seed000Run:
     "Read a seed-000 run folder: checkpoint files, `.hydra/config.yaml` (if any) and the newest `results`."
     files = seed000_checkpoints(run_dir)
@@ -178,7 +178,7 @@ def read_seed000_run(run_dir) -> Seed000Run:
                                 f"{history[-1].get('epoch') if history else None}; allowed: the file's own epoch {newest}")
     return Seed000Run(Path(run_dir), files, options, other, list(history))
 
-# %% ../nbs/07b_seed000_runs.ipynb #3b7b1620
+# %% ../nbs/07b_seed000_runs.ipynb #915d2d6f
 def export_seed000_run(run_dir, out_dir, layout: str = 'W') -> list[Path]:
     "Write a run folder of this package as a seed-000 run folder (seed-named checkpoints, `.hydra/config.yaml`)."
     check_choice('layout', layout, SEED000_LAYOUTS)
@@ -201,7 +201,7 @@ def export_seed000_run(run_dir, out_dir, layout: str = 'W') -> list[Path]:
         atomic_write(written[-1], lambda f: torch.save(data, f), mode='wb')
     return written
 
-# %% ../nbs/07b_seed000_runs.ipynb #980f147a
+# %% ../nbs/07b_seed000_runs.ipynb #36039964
 def character_shift(G: FiniteGroup, m: int) -> np.ndarray:
     "Index, among `irreps(G)` of an abelian G, of the character chi_k chi_m for every k (phases add)."
     _check_abelian(G)
@@ -210,7 +210,7 @@ def character_shift(G: FiniteGroup, m: int) -> np.ndarray:
     index = {row.tobytes(): i for i, row in enumerate(key)}
     return np.array([index[((row + key[m]) % N).tobytes()] for row in key])
 
-# %% ../nbs/07b_seed000_runs.ipynb #bbc729ba
+# %% ../nbs/07b_seed000_runs.ipynb #78232b47
 def sum_potential_trajectory(G: FiniteGroup, # an abelian group
                              snapshots,      # iterable of (epoch, W (H, 2|G|), V (|G|, H)), e.g. `Seed000Run.snapshots()`
                              shifts=(0, 1)   # the m of the operand potentials P_m(k)
@@ -227,7 +227,7 @@ def sum_potential_trajectory(G: FiniteGroup, # an abelian group
         out['operand'].append(scale * np.einsum('kj,mkj,kj->mk', za, za[partner].conj(), zc))
     return {k: np.array(v) for k, v in out.items()} | dict(shifts=tuple(shifts), order=G.order)
 
-# %% ../nbs/07b_seed000_runs.ipynb #d6596424
+# %% ../nbs/07b_seed000_runs.ipynb #cda6de9a
 def plot_sum_potentials(traj: dict, orders: dict | None = None) -> Figure:
     "Figure of a `sum_potential_trajectory`: D and O over epochs, then |P_m(k)| per frequency for the first two shifts."
     fig = Figure(figsize=(13, 3.4), layout='constrained')
@@ -247,7 +247,7 @@ def plot_sum_potentials(traj: dict, orders: dict | None = None) -> Figure:
     if orders and len(axs): axs[0].legend(fontsize=6, ncol=2)
     return fig
 
-# %% ../nbs/07b_seed000_runs.ipynb #0df1ac1e
+# %% ../nbs/07b_seed000_runs.ipynb #3768dced
 OMEGA = np.exp(2j * np.pi / 3)
 
 def _fold(angle, period: float):
@@ -275,7 +275,7 @@ def component_angles(C, kind: str) -> dict:
         if best is None or np.abs(ab).sum() < np.abs(best).sum(): best = ab
     return dict(alpha=float(best[0]), beta=float(best[1]))
 
-# %% ../nbs/07b_seed000_runs.ipynb #ce427416
+# %% ../nbs/07b_seed000_runs.ipynb #dcbef9e9
 def solution_angles(G: FiniteGroup, # an abelian group
                     W,              # first-layer weights (H, 2|G|)
                     V,              # top-layer weights (|G|, H)
@@ -295,7 +295,7 @@ def solution_angles(G: FiniteGroup, # an abelian group
         rows += [dict(k=rec['k'], type=rec['type'], parameter=p, angle=a) for p, a in found.items()]
     return rows
 
-# %% ../nbs/07b_seed000_runs.ipynb #387340f4
+# %% ../nbs/07b_seed000_runs.ipynb #47b1093e
 ANGLE_PANELS = ((('xi',), r'angle of $\xi$ (mod $\pi/2$)', (np.pi / 4,), (0, np.pi / 2)),
                 (('nu',), r'$|$angle of $\nu|$ (mod $\pi/3$)', (0, np.pi / 6), (0, np.pi / 6)),
                 (('alpha', 'beta'), r"angles of $\alpha'$, $\beta'$ (mod $\pi/2$)", (0,), (-np.pi / 4, np.pi / 4)))
