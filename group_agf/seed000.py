@@ -228,19 +228,23 @@ def sum_potential_trajectory(G: FiniteGroup, # an abelian group
     return {k: np.array(v) for k, v in out.items()} | dict(shifts=tuple(shifts), order=G.order)
 
 # %% ../nbs/07b_seed000_runs.ipynb #cda6de9a
-def plot_sum_potentials(traj: dict, orders: dict | None = None) -> Figure:
+def plot_sum_potentials(traj: dict,              # a `sum_potential_trajectory`
+                        orders: dict | None = None, # {frequency k: order}, e.g. from `cogs_frequencies` of the last network
+                        window: int | None = None   # last epoch of the D, O and P_1 panels (the seed's figure: 220)
+                       ) -> Figure:
     "Figure of a `sum_potential_trajectory`: D and O over epochs, then |P_m(k)| per frequency for the first two shifts."
     fig = Figure(figsize=(13, 3.4), layout='constrained')
     ax, *axs = fig.subplots(1, 1 + min(2, len(traj['shifts'])))
     t = traj['epoch']
-    ax.plot(t, traj['diag'], label=r'diagonal $D$'); ax.plot(t, traj['off_diag'], label=r'off-diagonal $O$')
+    w = t <= (t[-1] if window is None else window)
+    ax.plot(t[w], traj['diag'][w], label=r'diagonal $D$'); ax.plot(t[w], traj['off_diag'][w], label=r'off-diagonal $O$')
     for level in (0, traj['order'] - 1): ax.axhline(level, color='k', ls='--', lw=0.6)
     ax.set(xlabel='epoch', ylabel=r'$2|G|\,\sum \mathrm{Re}\, r$', title='sum potentials'); ax.legend()
     for i, a in enumerate(axs):
-        k_half = range(1, (traj['order'] - 1) // 2 + 1)
-        for k in k_half:
+        span = w if i else np.ones_like(w)
+        for k in range(1, (traj['order'] - 1) // 2 + 1):
             q = (orders or {}).get(k)
-            a.plot(t, np.abs(traj['operand'][:, i, k]), ls='--' if q == 6 else '-', lw=1,
+            a.plot(t[span], np.abs(traj['operand'][span, i, k]), ls='--' if q == 6 else '-', lw=1,
                    label=f'k={k}' + (f' (order {q})' if q else ''))
         a.axhline(0, color='k', ls='--', lw=0.6)
         a.set(xlabel='epoch', ylabel=f"$|P_{{{traj['shifts'][i]}}}(k)|$", title=f"operand-a potential, m = {traj['shifts'][i]}")
