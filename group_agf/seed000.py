@@ -83,7 +83,7 @@ def seed000_to_package_state(state: dict) -> dict:
                          f"(or layera, layerb and layerc.weight), got keys {sorted(s)[:8]}")
     return s
 
-def net_from_seed000_state(state: dict, activation: str = 'sqr', **options) -> GroupArithmeticNet:
+def net_from_seed000_state(state: dict, activation: str = 'sqr') -> GroupArithmeticNet:
     "A `GroupArithmeticNet` (eval mode) holding the weights of a seed-000 state dict of either layout."
     s = seed000_to_package_state(state)
     W, V, E = s['W.weight'], s['V.weight'], s.pop('embedding.weight', None)
@@ -94,7 +94,7 @@ def net_from_seed000_state(state: dict, activation: str = 'sqr', **options) -> G
     if trainable: s['embedding.weight'] = E
     layers = len({k.split('.')[1] for k in s if k.startswith('other_layers.')})
     net = GroupArithmeticNet(n, W.shape[1] // n, V.shape[0], W.shape[0], activation, embed_trainable=trainable,
-                             other_layers=layers, use_bn='bn.weight' in s, **options)
+                             other_layers=layers, use_bn='bn.weight' in s)
     net.to(W.dtype).load_state_dict(s)
     return net.eval()
 
@@ -206,11 +206,13 @@ def character_shift(G: FiniteGroup, m: int) -> np.ndarray:
     "Index, among `irreps(G)` of an abelian G, of the character chi_k chi_m for every k (phases add)."
     _check_abelian(G)
     N = G.order
+    if not isinstance(m, (int, np.integer)) or not 0 <= m < N:
+        raise ValueError(f"m: got {m!r}; allowed: an irrep index 0..{N - 1} of {G.name}")
     key = np.rint(np.angle(np.stack([r.character for r in irreps(G)])) * N / (2 * np.pi)).astype(int) % N
     index = {row.tobytes(): i for i, row in enumerate(key)}
     return np.array([index[((row + key[m]) % N).tobytes()] for row in key])
 
-# %% ../nbs/07b_seed000_runs.ipynb #78232b47
+# %% ../nbs/07b_seed000_runs.ipynb #5ca43b81
 def sum_potential_trajectory(G: FiniteGroup, # an abelian group
                              snapshots,      # iterable of (epoch, W (H, 2|G|), V (|G|, H)), e.g. `Seed000Run.snapshots()`
                              shifts=(0, 1)   # the m of the operand potentials P_m(k)
@@ -227,7 +229,7 @@ def sum_potential_trajectory(G: FiniteGroup, # an abelian group
         out['operand'].append(scale * np.einsum('kj,mkj,kj->mk', za, za[partner].conj(), zc))
     return {k: np.array(v) for k, v in out.items()} | dict(shifts=tuple(shifts), order=G.order)
 
-# %% ../nbs/07b_seed000_runs.ipynb #cda6de9a
+# %% ../nbs/07b_seed000_runs.ipynb #79bdbaf8
 def plot_sum_potentials(traj: dict,              # a `sum_potential_trajectory`
                         orders: dict | None = None, # {frequency k: order}, e.g. from `cogs_frequencies` of the last network
                         window: int | None = None   # last epoch of the D, O and P_1 panels (the seed's figure: 220)
@@ -251,7 +253,7 @@ def plot_sum_potentials(traj: dict,              # a `sum_potential_trajectory`
     if orders and len(axs): axs[0].legend(fontsize=6, ncol=2)
     return fig
 
-# %% ../nbs/07b_seed000_runs.ipynb #3768dced
+# %% ../nbs/07b_seed000_runs.ipynb #719f1f9d
 OMEGA = np.exp(2j * np.pi / 3)
 
 def _fold(angle, period: float):
@@ -279,27 +281,26 @@ def component_angles(C, kind: str) -> dict:
         if best is None or np.abs(ab).sum() < np.abs(best).sum(): best = ab
     return dict(alpha=float(best[0]), beta=float(best[1]))
 
-# %% ../nbs/07b_seed000_runs.ipynb #dcbef9e9
-def solution_angles(G: FiniteGroup, # an abelian group
-                    W,              # first-layer weights (H, 2|G|)
-                    V,              # top-layer weights (|G|, H)
-                    **kwargs        # `cogs_frequencies` thresholds: min_power, max_error, tol
+# %% ../nbs/07b_seed000_runs.ipynb #3edaa733
+def solution_angles(G: FiniteGroup,          # an abelian group
+                    W,                       # first-layer weights (H, 2|G|)
+                    V,                       # top-layer weights (|G|, H)
+                    min_power: float = 1e-2, # `cogs_frequencies`: a neuron is active above this share of the strongest's power
+                    max_error: float = 0.1,  # `cogs_frequencies`: largest factorization error of a factorizable frequency
+                    tol: float = 0.1         # `cogs_frequencies`: a sum potential is killed below this share of its terms
                    ) -> list[dict]:
     "Rows {k, type, parameter, angle}: folded angles of xi, nu, alpha', beta' of a network's CoGS solutions."
     z, rows = cogs_coefficients(G, W, V), []
-    for rec in cogs_frequencies(G, W, V, **kwargs):
+    for rec in cogs_frequencies(G, W, V, min_power, max_error, tol):
         if rec['type'] not in SOLUTION_TYPES[:3]: continue
-        st = solution_type(z[:, rec['k'], rec['neurons']], kwargs.get('max_error', 0.1), kwargs.get('tol', 0.1))
-        u, v = st['factorization'].u, st['factorization'].v
-        found = {}
-        if rec['type'] == 'nu=i*xi':
-            found = component_angles(u if _is('nu=i', killed(v, kwargs.get('tol', 0.1))) else v, 'xi')
-        if rec['type'] == 'nu*syn': found = component_angles(u, 'nu')
-        if rec['type'] == 'nu=i*syn_ab': found |= component_angles(v, 'syn_ab')
+        f = solution_type(z[:, rec['k'], rec['neurons']], max_error, tol)['factorization']
+        if rec['type'] == 'nu=i*xi': found = component_angles(f.u if _is('nu=i', killed(f.v, tol)) else f.v, 'xi')
+        elif rec['type'] == 'nu*syn': found = component_angles(f.u, 'nu')
+        else: found = component_angles(f.v, 'syn_ab')
         rows += [dict(k=rec['k'], type=rec['type'], parameter=p, angle=a) for p, a in found.items()]
     return rows
 
-# %% ../nbs/07b_seed000_runs.ipynb #47b1093e
+# %% ../nbs/07b_seed000_runs.ipynb #da330bee
 ANGLE_PANELS = ((('xi',), r'angle of $\xi$ (mod $\pi/2$)', (np.pi / 4,), (0, np.pi / 2)),
                 (('nu',), r'$|$angle of $\nu|$ (mod $\pi/3$)', (0, np.pi / 6), (0, np.pi / 6)),
                 (('alpha', 'beta'), r"angles of $\alpha'$, $\beta'$ (mod $\pi/2$)", (0,), (-np.pi / 4, np.pi / 4)))
