@@ -25,7 +25,7 @@ from .models import GroupArithmeticNet
 from .rundir import (CorruptCheckpoint, RunFolderError, UnsafeCheckpoint, _unpickling_reason, atomic_write,
                               checkpoint_epochs, checkpoint_path, load_checkpoint)
 from .tasks import check_choice, make_task
-from .train import TrainConfig, make_config
+from .train import SEED000_FILE_KEYS, TrainConfig, make_config
 
 # %% auto #0
 __all__ = ['SEED000_FILE', 'SEED000_RESULT_KEYS', 'SEED000_LAYOUTS', 'OMEGA', 'ANGLE_PANELS', 'seed000_checkpoint_name',
@@ -120,7 +120,7 @@ def seed000_config(run_dir) -> tuple[dict, dict]:
     "A seed run's `.hydra/config.yaml` as (options under `TrainConfig` names, other keys); empty dicts without one."
     path = Path(run_dir) / '.hydra' / 'config.yaml'
     if not path.is_file(): return {}, {}
-    data, names = read_config_file(path, command='seed000_config'), {f.name for f in fields(TrainConfig)}
+    data, names = read_config_file(path, SEED000_FILE_KEYS, 'read_seed000_run'), {f.name for f in fields(TrainConfig)}
     options = {k: coerce_value(k, str(v) if k == 'M' else v, TrainConfig) for k, v in data.items() if k in names}
     return options, {k: v for k, v in data.items() if k not in names}
 
