@@ -16,10 +16,10 @@ from .groups import FiniteGroup
 
 # %% auto #0
 __all__ = ['MONOMIALS', 'R_C', 'R_STAR', 'R_N', 'SOLUTION_TYPES', 'split_operands', 'NeuronSpectra', 'neuron_spectra',
-           'model_spectra', 'active_neurons', 'irrep_orders', 'purity_fraction', 'cogs_coefficients', 'sum_potentials',
-           'monomials', 'killed', 'component_type', 'balance_neurons', 'Factorization', 'factorize', 'solution_type',
-           'cogs_frequencies', 'cogs_summary', 'cogs_table', 'order_counts', 'history_columns', 'first_epoch',
-           'grokking_epochs']
+           'model_spectra', 'active_neurons', 'irrep_orders', 'purity_fraction', 'check_abelian', 'cogs_coefficients',
+           'sum_potentials', 'monomials', 'killed', 'is_kind', 'component_type', 'balance_neurons', 'Factorization',
+           'factorize', 'solution_type', 'cogs_frequencies', 'cogs_summary', 'cogs_table', 'order_counts',
+           'history_columns', 'first_epoch', 'grokking_epochs']
 
 # %% ../nbs/07_analysis.ipynb #7bc1ebff
 def _numpy(x) -> np.ndarray:
@@ -101,7 +101,7 @@ def purity_fraction(spectra: NeuronSpectra, threshold: float = 0.9, min_power: f
     return float((spectra.purity[act] > threshold).mean()) if act.any() else float('nan')
 
 # %% ../nbs/07_analysis.ipynb #2a4015cf
-def _check_abelian(G: FiniteGroup):
+def check_abelian(G: FiniteGroup):
     "Raise ValueError unless G is abelian (every irrep a character, as CoGS needs)."
     if not G.is_abelian:
         raise ValueError(f"group: {G.name} is not abelian; allowed: an abelian group (CoGS works with characters)")
@@ -112,7 +112,7 @@ def _coefficients(G: FiniteGroup, x: np.ndarray) -> np.ndarray:
 
 def cogs_coefficients(G: FiniteGroup, W, V) -> np.ndarray:
     "CoGS coefficients z[p, k, j] (p = a, b, c; k = irrep index; j = neuron) of a 2-operand net on an abelian group."
-    _check_abelian(G)
+    check_abelian(G)
     blocks = split_operands(W, 2)
     V = _numpy(V)
     if blocks.shape[2] != G.order or V.shape != (G.order, blocks.shape[0]):
@@ -152,7 +152,7 @@ def killed(F, tol: float = 0.1) -> frozenset:
     return frozenset(name for name, s in zip(MONOMIALS, small) if s)
 
 # %% ../nbs/07_analysis.ipynb #890b3ee5
-def _is(kind: str, k: frozenset) -> bool:
+def is_kind(kind: str, k: frozenset) -> bool:
     "Whether a component with kill set k is of CoGS kind 'nu=i', 'nu', 'xi', 'syn' or 'syn_ab' (see the list above)."
     need = {'nu=i': {*R_STAR, 'a*bc', 'ab*c'}, 'nu': {'aac', 'bbc'}, 'xi': {'a*b*c'},
             'syn': {*R_C, *R_N, 'a*a*c', 'b*b*c'}, 'syn_ab': {'a*b*c'}}[kind]
@@ -164,7 +164,7 @@ def component_type(C, tol: float = 0.1) -> str:
     k = killed(C, tol)
     if 'abc' in k: return 'degenerate'
     kinds = {2: ('nu=i', 'nu', 'xi'), 3: ('syn', 'syn_ab')}.get(C.shape[-1], ())
-    return next((kind for kind in kinds if _is(kind, k)), 'other')
+    return next((kind for kind in kinds if is_kind(kind, k)), 'other')
 
 # %% ../nbs/07_analysis.ipynb #1c453eda
 def balance_neurons(F) -> np.ndarray:
@@ -213,9 +213,9 @@ def solution_type(F, max_error: float = 0.1, tol: float = 0.1) -> dict:
     f = factorize(F)
     ku, kv = killed(f.u, tol), killed(f.v, tol)
     if f.error > max_error: kind = 'non-factorizable'
-    elif F.shape[1] == 4 and ((_is('nu=i', ku) and _is('xi', kv)) or (_is('nu=i', kv) and _is('xi', ku))): kind = 'nu=i*xi'
-    elif F.shape[1] == 6 and _is('nu=i', ku) and _is('syn_ab', kv): kind = 'nu=i*syn_ab'
-    elif F.shape[1] == 6 and _is('nu', ku) and _is('syn', kv): kind = 'nu*syn'
+    elif F.shape[1] == 4 and ((is_kind('nu=i', ku) and is_kind('xi', kv)) or (is_kind('nu=i', kv) and is_kind('xi', ku))): kind = 'nu=i*xi'
+    elif F.shape[1] == 6 and is_kind('nu=i', ku) and is_kind('syn_ab', kv): kind = 'nu=i*syn_ab'
+    elif F.shape[1] == 6 and is_kind('nu', ku) and is_kind('syn', kv): kind = 'nu*syn'
     else: kind = 'other'
     return dict(type=kind, error=f.error, u_type=component_type(f.u, tol), v_type=component_type(f.v, tol), factorization=f)
 

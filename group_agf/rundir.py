@@ -27,8 +27,9 @@ except ImportError: fcntl = None      # not POSIX: no lock (the folder is still 
 # %% auto #0
 __all__ = ['RunFolderError', 'RunFolderWarning', 'current_umask', 'atomic_write', 'clean_stale_tmp', 'json_safe', 'write_json',
            'write_csv', 'read_json', 'UnsafeCheckpoint', 'CorruptCheckpoint', 'checkpoint_path', 'write_checkpoint',
-           'checkpoint_epochs', 'latest_checkpoint', 'load_checkpoint', 'newest_loadable_checkpoint', 'RunFolderBusy',
-           'locked', 'ConfigMismatch', 'config_differences', 'check_config', 'open_run_dirs']
+           'checkpoint_epochs', 'latest_checkpoint', 'unpickling_reason', 'load_checkpoint',
+           'newest_loadable_checkpoint', 'RunFolderBusy', 'locked', 'ConfigMismatch', 'config_differences',
+           'check_config', 'open_run_dirs']
 
 # %% ../nbs/05b_rundir.ipynb #a0fb781d
 class RunFolderError(ValueError):
@@ -136,7 +137,7 @@ def latest_checkpoint(run_dir) -> Path | None:
     return checkpoint_path(run_dir, epochs[-1]) if epochs else None
 
 # %% ../nbs/05b_rundir.ipynb #5fb2dd96
-def _unpickling_reason(e: Exception) -> str:
+def unpickling_reason(e: Exception) -> str:
     "The line of torch's weights-only error that says what was refused (e.g. 'unsupported GLOBAL posix.system')."
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
     return next((l for l in lines if 'unsupported' in l.lower() or 'error:' in l), lines[0] if lines else type(e).__name__)
@@ -147,7 +148,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpoint(f"checkpoint {path}: refused, it holds objects a weights-only load does not allow "
-                               f"(loading them could run code): {_unpickling_reason(e)} Delete the file if you did not "
+                               f"(loading them could run code): {unpickling_reason(e)} Delete the file if you did not "
                                f"write it") from None
     except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError) as e:
         detail = str(e).splitlines()[0] if str(e) else 'the file ends early (empty or truncated)'

@@ -16,13 +16,13 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
-from .analysis import (SOLUTION_TYPES, _check_abelian, _is, cogs_coefficients, cogs_frequencies, killed,
+from .analysis import (SOLUTION_TYPES, check_abelian, is_kind, cogs_coefficients, cogs_frequencies, killed,
                                 solution_type)
 from .config import coerce_value, read_config_file
 from .fourier import irreps
 from .groups import FiniteGroup, cyclic
 from .models import GroupArithmeticNet
-from .rundir import (CorruptCheckpoint, RunFolderError, UnsafeCheckpoint, _unpickling_reason, atomic_write,
+from .rundir import (CorruptCheckpoint, RunFolderError, UnsafeCheckpoint, unpickling_reason, atomic_write,
                               checkpoint_epochs, checkpoint_path, load_checkpoint)
 from .tasks import check_choice, make_task
 from .train import SEED000_FILE_KEYS, TrainConfig, make_config
@@ -58,7 +58,7 @@ def load_seed000_checkpoint(path, map_location='cpu') -> dict:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpoint(f"checkpoint {path}: refused, it holds objects a weights-only load does not allow "
-                               f"(loading them could run code): {_unpickling_reason(e)}") from None
+                               f"(loading them could run code): {unpickling_reason(e)}") from None
     except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError) as e:
         detail = str(e).splitlines()[0] if str(e) else 'the file ends early (empty or truncated)'
         raise CorruptCheckpoint(f"checkpoint {path}: unreadable ({type(e).__name__}: {detail})") from None
@@ -204,7 +204,7 @@ def export_seed000_run(run_dir, out_dir, layout: str = 'W') -> list[Path]:
 # %% ../nbs/07b_seed000_runs.ipynb #36039964
 def character_shift(G: FiniteGroup, m: int) -> np.ndarray:
     "Index, among `irreps(G)` of an abelian G, of the character chi_k chi_m for every k (phases add)."
-    _check_abelian(G)
+    check_abelian(G)
     N = G.order
     if not isinstance(m, (int, np.integer)) or not 0 <= m < N:
         raise ValueError(f"m: got {m!r}; allowed: an irrep index 0..{N - 1} of {G.name}")
@@ -294,7 +294,7 @@ def solution_angles(G: FiniteGroup,          # an abelian group
     for rec in cogs_frequencies(G, W, V, min_power, max_error, tol):
         if rec['type'] not in SOLUTION_TYPES[:3]: continue
         f = solution_type(z[:, rec['k'], rec['neurons']], max_error, tol)['factorization']
-        if rec['type'] == 'nu=i*xi': found = component_angles(f.u if _is('nu=i', killed(f.v, tol)) else f.v, 'xi')
+        if rec['type'] == 'nu=i*xi': found = component_angles(f.u if is_kind('nu=i', killed(f.v, tol)) else f.v, 'xi')
         elif rec['type'] == 'nu*syn': found = component_angles(f.u, 'nu')
         else: found = component_angles(f.v, 'syn_ab')
         rows += [dict(k=rec['k'], type=rec['type'], parameter=p, angle=a) for p, a in found.items()]
