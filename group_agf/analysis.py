@@ -15,11 +15,11 @@ from .fourier import fourier_transform, irreps, real_irreps, real_power_spectrum
 from .groups import FiniteGroup
 
 # %% auto #0
-__all__ = ['MONOMIALS', 'R_C', 'R_STAR', 'R_N', 'SOLUTION_TYPES', 'split_operands', 'NeuronSpectra', 'neuron_spectra',
-           'model_spectra', 'active_neurons', 'irrep_orders', 'purity_fraction', 'check_abelian', 'cogs_coefficients',
-           'sum_potentials', 'monomials', 'killed', 'is_kind', 'component_type', 'balance_neurons', 'Factorization',
-           'factorize', 'solution_type', 'cogs_frequencies', 'cogs_summary', 'cogs_table', 'order_counts',
-           'history_columns', 'first_epoch', 'grokking_epochs']
+__all__ = ['MONOMIALS', 'R_C', 'R_STAR', 'R_N', 'NAMED_TYPES', 'SOLUTION_TYPES', 'split_operands', 'NeuronSpectra',
+           'neuron_spectra', 'model_spectra', 'active_neurons', 'irrep_orders', 'purity_fraction', 'check_abelian',
+           'cogs_coefficients', 'sum_potentials', 'monomials', 'killed', 'is_kind', 'component_type', 'balance_neurons',
+           'Factorization', 'factorizations', 'factorize', 'solution_type', 'cogs_frequencies', 'cogs_summary',
+           'cogs_table', 'order_counts', 'history_columns', 'first_epoch', 'grokking_epochs']
 
 # %% ../nbs/07_analysis.ipynb #7bc1ebff
 def _numpy(x) -> np.ndarray:
@@ -190,8 +190,10 @@ def _grids(q: int) -> np.ndarray:
     signs = np.array([(1, *s) for s in itertools.product((1, -1), repeat=q - 1)])
     return np.stack(np.broadcast_arrays(perms[:, None, :], signs[None, :, :]), 2).reshape(-1, 2, q)
 
-def factorize(F) -> Factorization:
-    "Best CoGS factorization of one frequency's coefficients F (3, q), q = 4 or 6, into order-2 × order-q/2 components."
+def factorizations(F, # one frequency's coefficients (3, q), q = 4 or 6
+                   margin: float = 1e-3, # keep every factorization whose error is within this of the best one's
+                  ) -> list[Factorization]:
+    "CoGS factorizations of F into order-2 × order-q/2 components, best first: every neuron order and sign within `margin`."
     F = balance_neurons(F)
     q = F.shape[1]
     if F.shape[0] != 3 or q not in (4, 6):
@@ -202,22 +204,42 @@ def factorize(F) -> Factorization:
     X = (F[:, perm].transpose(1, 0, 2) * S).reshape(len(cand), 3, 2, q // 2)
     sv = np.linalg.svd(X, compute_uv=False)
     err = np.sqrt((sv[..., 1:] ** 2).sum((-1, -2)) / np.maximum((sv ** 2).sum((-1, -2)), np.finfo(float).tiny))
-    best = int(err.argmin())
-    U, sv_best, Vh = np.linalg.svd(X[best])
-    return Factorization(U[:, :, 0] * sv_best[:, :1], Vh[:, 0, :], float(err[best]),
-                         tuple(int(i) for i in perm[best]), tuple(int(s) for s in sign[best]))
+    out = []
+    for i in np.argsort(err, kind='stable')[:int((err <= err.min() + margin).sum())]:
+        U, s, Vh = np.linalg.svd(X[i])
+        out.append(Factorization(U[:, :, 0] * s[:, :1], Vh[:, 0, :], float(err[i]),
+                                 tuple(int(j) for j in perm[i]), tuple(int(j) for j in sign[i])))
+    return out
+
+def factorize(F) -> Factorization:
+    "Best CoGS factorization of one frequency's coefficients F (3, q), q = 4 or 6, into order-2 × order-q/2 components."
+    return factorizations(F, margin=0.0)[0]
+
 
 # %% ../nbs/07_analysis.ipynb #9fb0b853
-def solution_type(F, max_error: float = 0.1, tol: float = 0.1) -> dict:
-    "Factorize one order-4/6 frequency F (3, q) and name its CoGS type: 'nu=i*xi', 'nu*syn', 'nu=i*syn_ab', 'other', 'non-factorizable'."
-    f = factorize(F)
+NAMED_TYPES = ('nu=i*xi', 'nu=i*syn_ab', 'nu*syn')   # most specific first: nu=i is also a nu, and i·ω ≡ i
+
+def _named_type(f: Factorization, q: int, tol: float) -> str:
+    "The construction a factorization matches ('nu=i*xi', 'nu=i*syn_ab', 'nu*syn'), or 'other'."
     ku, kv = killed(f.u, tol), killed(f.v, tol)
-    if f.error > max_error: kind = 'non-factorizable'
-    elif F.shape[1] == 4 and ((is_kind('nu=i', ku) and is_kind('xi', kv)) or (is_kind('nu=i', kv) and is_kind('xi', ku))): kind = 'nu=i*xi'
-    elif F.shape[1] == 6 and is_kind('nu=i', ku) and is_kind('syn_ab', kv): kind = 'nu=i*syn_ab'
-    elif F.shape[1] == 6 and is_kind('nu', ku) and is_kind('syn', kv): kind = 'nu*syn'
-    else: kind = 'other'
+    if q == 4 and ((is_kind('nu=i', ku) and is_kind('xi', kv)) or (is_kind('nu=i', kv) and is_kind('xi', ku))): return 'nu=i*xi'
+    if q == 6 and is_kind('nu=i', ku) and is_kind('syn_ab', kv): return 'nu=i*syn_ab'
+    if q == 6 and is_kind('nu', ku) and is_kind('syn', kv): return 'nu*syn'
+    return 'other'
+
+def solution_type(F, # one order-4/6 frequency's coefficients (3, q)
+                  max_error: float = 0.1, # above this factorization error: 'non-factorizable'
+                  tol: float = 0.1, # a sum potential is killed below this share of its terms' magnitudes
+                  margin: float = 1e-3, # factorizations this close to the best compete for a named type
+                 ) -> dict:
+    "Factorize one order-4/6 frequency F (3, q) and name its CoGS type: 'nu=i*xi', 'nu*syn', 'nu=i*syn_ab', 'other', 'non-factorizable'."
+    candidates = factorizations(F, margin)
+    f, kind = candidates[0], 'non-factorizable'
+    if f.error <= max_error:
+        named = [(g, k) for g in candidates if (k := _named_type(g, F.shape[1], tol)) != 'other']
+        f, kind = min(named, key=lambda gk: NAMED_TYPES.index(gk[1])) if named else (f, 'other')   # the most specific
     return dict(type=kind, error=f.error, u_type=component_type(f.u, tol), v_type=component_type(f.v, tol), factorization=f)
+
 
 # %% ../nbs/07_analysis.ipynb #efc82cb3
 def cogs_frequencies(G: FiniteGroup,          # an abelian group
