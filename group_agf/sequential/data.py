@@ -16,9 +16,9 @@ from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_tr
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['make_group', 'TEMPLATES', 'action_index', 'act', 'custom_fourier_template', 'group_distance', 'digits_template',
-           'template_image', 'make_template', 'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode',
-           'OnlineSampler']
+__all__ = ['make_group', 'TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template', 'group_distance',
+           'digits_template', 'template_image', 'make_template', 'escnn_irrep_characters', 'escnn_power_map',
+           'powers_from_escnn', 'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -170,7 +170,75 @@ def make_template(G: FiniteGroup,
         x = digits_template(G, digit, seed)
     return _centre(np.asarray(x, dtype=float))
 
+# %% ../../nbs/12a_sequence_data.ipynb #7273a1f9
+_PHI, _PSI = (1 + math.sqrt(5)) / 2, (1 - math.sqrt(5)) / 2
+
+def _class_character(G: FiniteGroup, table: dict) -> np.ndarray:
+    "A class function from {(element order, class size): value}, with a 5b entry for A5's second class of order 5."
+    sizes = np.array([len(c) for c in G.conjugacy_classes])[G.class_of]
+    first5 = next((g for g in range(G.order) if G.element_orders[g] == 5), None)
+    out = np.empty(G.order)
+    for g in range(G.order):
+        key = (int(G.element_orders[g]), int(sizes[g]))
+        if key == (5, 12) and G.class_of[g] != G.class_of[first5]: key = '5b'
+        out[g] = table[key]
+    return out
+
+def escnn_irrep_characters(G: FiniteGroup) -> list[tuple[str, np.ndarray]]:
+    "escnn's irreps of a dihedral, octahedral or icosahedral group, in escnn's order: (name, character over elements)."
+    s = G.structure
+    if s[0] == 'dihedral':
+        n = s[1]
+        i, a = np.arange(G.order) % n, np.arange(G.order) // n
+        out = [('trivial', np.ones(G.order)), ('sign', np.where(a == 1, -1.0, 1.0))]
+        for j in range(1, n // 2 + 1):
+            out.append((f'rho{j}', (-1.0) ** i * np.where(a == 1, -1.0, 1.0)) if 2 * j == n else
+                       (f'rho{j}', np.where(a == 1, 0.0, 2 * np.cos(2 * np.pi * j * i / n))))
+        if n % 2 == 0: out.append(('rotation sign', (-1.0) ** i))
+        return out
+    cls = {'octahedral': [('A1', {(1, 1): 1, (4, 6): 1, (2, 3): 1, (3, 8): 1, (2, 6): 1}),
+                          ('T1', {(1, 1): 3, (4, 6): 1, (2, 3): -1, (3, 8): 0, (2, 6): -1}),
+                          ('T2', {(1, 1): 3, (4, 6): -1, (2, 3): -1, (3, 8): 0, (2, 6): 1}),
+                          ('E', {(1, 1): 2, (4, 6): 0, (2, 3): 2, (3, 8): -1, (2, 6): 0}),
+                          ('A2', {(1, 1): 1, (4, 6): -1, (2, 3): 1, (3, 8): 1, (2, 6): -1})],
+           'A5': [('A', {(1, 1): 1, (2, 15): 1, (3, 20): 1, (5, 12): 1, '5b': 1}),
+                  ('T1', {(1, 1): 3, (2, 15): -1, (3, 20): 0, (5, 12): _PHI, '5b': _PSI}),
+                  ('H', {(1, 1): 5, (2, 15): 1, (3, 20): -1, (5, 12): 0, '5b': 0}),
+                  ('T2', {(1, 1): 3, (2, 15): -1, (3, 20): 0, (5, 12): _PSI, '5b': _PHI}),
+                  ('G', {(1, 1): 4, (2, 15): 0, (3, 20): 1, (5, 12): -1, '5b': -1})]}
+    key = 'octahedral' if s[0] == 'octahedral' else ('A5' if G.name == 'A5' or s == ('alternating', 5) else None)
+    if key is None:
+        raise ValueError(f"powers_order: 'escnn' needs a dihedral, octahedral or icosahedral group; got {G.name}")
+    return [(name, _class_character(G, t)) for name, t in cls[key]]
+
+# %% ../../nbs/12a_sequence_data.ipynb #edd3b4a8
+def escnn_power_map(G: FiniteGroup) -> list[int]:
+    "For each escnn irrep (escnn's order), the index of the real irrep of `real_irreps(G)` with its character."
+    reps, complex_reps = real_irreps(G), irreps(G)
+    ours = [sum(complex_reps[m].character for m in r.members).real for r in reps]
+    out = []
+    for name, chi in escnn_irrep_characters(G):
+        match = [i for i, c in enumerate(ours) if np.abs(c - chi).max() < 1e-8]
+        if len(match) != 1: raise RuntimeError(f"escnn irrep {name} of {G.name}: {len(match)} matching real irreps")
+        out.append(match[0])
+    return out
+
+def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True) -> list[float]:
+    "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed."
+    names = [n for n, _ in escnn_irrep_characters(G)]
+    if not isinstance(powers, (list, tuple, np.ndarray)) or len(powers) != len(names):
+        raise ValueError(f"powers: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
+    where, reps = escnn_power_map(G), real_irreps(G)
+    out = [0.0] * len(reps)
+    for p, i in zip(powers, where): out[i] = float(p)
+    if verbose:
+        print(f"powers of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
+            f"{n}={p:g} -> {reps[i].name} (dim {reps[i].dim})" for n, p, i in zip(names, powers, where)))
+    return out
+
 # %% ../../nbs/12a_sequence_data.ipynb #bcca8724
+COMPOSITIONS = ('left', 'right')
+
 def sequence_tokens(G: FiniteGroup,
                     k: int,                               # tokens per sequence
                     mode: str = 'exhaustive',             # 'exhaustive' (all |G|^k) or 'sampled'
@@ -200,13 +268,14 @@ def tuple_ids(G: FiniteGroup, tokens: np.ndarray) -> np.ndarray:
     "One integer per tuple (row-major index among all |G|^k tuples)."
     return np.ravel_multi_index(tuple(np.asarray(tokens).T), (G.order,) * np.asarray(tokens).shape[1])
 
-def prefix_products(G: FiniteGroup, tokens) -> np.ndarray:
-    "(N, k) prefix products g1·g2···gt of tuples (N, k), composed left to right; the last column is the target."
+def prefix_products(G: FiniteGroup, tokens, composition: str = 'left') -> np.ndarray:
+    "(N, k) prefix products of tuples (N, k): g1···gt (`left`) or gt···g1 (`right`); the last column is the target."
+    check_choice('composition', composition, COMPOSITIONS)
     tokens = np.asarray(tokens)
     out = np.empty_like(tokens)
     out[:, 0] = tokens[:, 0]
     for t in range(1, tokens.shape[1]):
-        out[:, t] = G.table[out[:, t - 1], tokens[:, t]]
+        out[:, t] = G.table[out[:, t - 1], tokens[:, t]] if composition == 'left' else G.table[tokens[:, t], out[:, t - 1]]
     return out
 
 def encode(G: FiniteGroup, template: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -216,18 +285,19 @@ def encode(G: FiniteGroup, template: torch.Tensor, tokens: torch.Tensor) -> torc
 # %% ../../nbs/12a_sequence_data.ipynb #c8f2d9e8
 class OnlineSampler:
     "Fresh batches of k-token sequences drawn on the device: (tokens (B, k), prefix products (B, k))."
-    def __init__(self, G: FiniteGroup, k: int, batch_size: int, seed: int = 0, device='cpu'):
+    def __init__(self, G: FiniteGroup, k: int, batch_size: int, seed: int = 0, device='cpu', composition: str = 'left'):
         self.k, self.batch_size = check_int('k', k, 2), check_int('batch_size', batch_size, 1)
         self.n, self.device = G.order, torch.device(device)
+        self.composition = check_choice('composition', composition, COMPOSITIONS)
         self.table = torch.tensor(G.table, device=self.device)   # a copy: the group's table is read-only
         self.generator = torch.Generator(device=self.device).manual_seed(check_int('data_seed', seed, 0))
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        "One batch: tokens and their prefix products, composed left to right."
+        "One batch: tokens and their prefix products, in the sampler's composition order."
         tokens = torch.randint(0, self.n, (self.batch_size, self.k), device=self.device, generator=self.generator)
         prods = [tokens[:, 0]]
         for t in range(1, self.k):
-            prods.append(self.table[prods[-1], tokens[:, t]])
+            prods.append(self.table[prods[-1], tokens[:, t]] if self.composition == 'left' else self.table[tokens[:, t], prods[-1]])
         return tokens, torch.stack(prods, 1)
 
     def state_dict(self) -> dict: return {'generator': self.generator.get_state()}
