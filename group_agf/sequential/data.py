@@ -16,9 +16,10 @@ from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_tr
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['make_group', 'TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template', 'group_distance',
-           'digits_template', 'template_image', 'make_template', 'escnn_irrep_characters', 'escnn_power_map',
-           'powers_from_escnn', 'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode', 'OnlineSampler']
+__all__ = ['make_group', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template',
+           'group_distance', 'digits_template', 'template_image', 'unique_freqs', 'seed_template', 'make_template',
+           'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn', 'sequence_tokens', 'tuple_ids',
+           'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -43,7 +44,7 @@ def act(G: FiniteGroup, x, g):
     return x[..., A[np.asarray(g)]]
 
 # %% ../../nbs/12a_sequence_data.ipynb #a5a0d05a
-TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits')
+TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
 
 def _centre(x: np.ndarray) -> np.ndarray:
     "x minus its mean (templates carry no trivial-irrep power)."
@@ -126,18 +127,68 @@ def template_image(G: FiniteGroup, x) -> np.ndarray:
         raise ValueError(f"group: template_image needs a product of two groups; got {G.name}")
     return np.asarray(x).reshape(G.structure[1][0].order, G.structure[1][1].order)
 
+# %% ../../nbs/12a_sequence_data.ipynb #50384283
+SEED_TEMPLATES = ('fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    "x centred and scaled to unit standard deviation (left as is when constant)."
+    x = x - x.mean()
+    return x / x.std() if x.std() > 1e-12 else x
+
+def unique_freqs(p1: int, p2: int, n_freqs: int) -> list[tuple[int, int]]:
+    "Seed 003's `n_freqs` frequencies (ky, kx) of a p1 x p2 grid: by radius, no self-conjugate bin, one per axis pair."
+    signed = lambda ky: ky if ky <= p1 // 2 else ky - p1
+    on_axis = lambda kx: kx == 0 or (p2 % 2 == 0 and kx == p2 // 2)
+    self_conj = lambda ky, kx: on_axis(kx) and (signed(ky) == 0 or (p1 % 2 == 0 and abs(signed(ky)) == p1 // 2))
+    cands = sorted((signed(ky) ** 2 + kx ** 2, abs(signed(ky)), kx, ky) for ky in range(p1) for kx in range(p2 // 2 + 1)
+                   if (ky, kx) != (0, 0) and not self_conj(ky, kx))
+    chosen, seen = [], set()
+    for *_, kx, ky in cands:
+        if len(chosen) == n_freqs: break
+        if on_axis(kx):
+            if (kx, -abs(signed(ky))) in seen: continue
+            seen.add((kx, -abs(signed(ky))))
+        chosen.append((ky, kx))
+    if len(chosen) < n_freqs:
+        raise ValueError(f"n_freqs: got {n_freqs}; allowed: at most {len(chosen)} for a {p1}x{p2} grid")
+    return chosen
+
+def seed_template(G: FiniteGroup, kind: str, seed: int = 0, n_freqs: int = 1, n_bumps: int = 3) -> np.ndarray:
+    "One of seed 003's template families (`SEED_TEMPLATES`) on a cyclic group or a product of two, at unit std."
+    factors, rng = _cyclic_factors(G), np.random.default_rng(seed)
+    if factors is None or len(factors) != (2 if kind == 'unique_freqs_2d' else 1):
+        raise ValueError(f"template: {kind!r} needs {'a product of two cyclic groups' if kind == 'unique_freqs_2d' else 'a cyclic group'}; got {G.name}")
+    if kind == 'gaussian_1d':
+        p, x = G.order, np.zeros(G.order)
+        for _ in range(check_int('n_bumps', n_bumps, 1)):
+            c, s, a = rng.uniform(0, p), rng.uniform(0.5, 2.0), rng.uniform(0.5, 1.0)
+            d = np.minimum(np.abs(np.arange(p) - c), p - np.abs(np.arange(p) - c))
+            x += a * np.exp(-d ** 2 / (2 * s ** 2))
+        return _unit(x)
+    shape = factors if kind == 'unique_freqs_2d' else (G.order,)
+    k = check_int('n_freqs', n_freqs, 1, None if kind == 'unique_freqs_2d' else G.order // 2)
+    freqs = (unique_freqs(*shape, k) if kind == 'unique_freqs_2d'
+             else [(int(f),) for f in rng.choice(np.arange(1, G.order // 2 + 1), size=k, replace=False)])
+    amps, phases = np.sqrt(np.linspace(100, 10, k)), rng.uniform(0.0, 2 * np.pi, size=k)
+    spec = np.zeros(shape, dtype=complex)
+    for f, a, ph in zip(freqs, amps, phases):
+        conj = tuple((-fi) % n for fi, n in zip(f, shape))
+        if kind == 'unique_freqs_2d': spec[f] += a * np.exp(1j * ph); spec[conj] += a * np.exp(-1j * ph)
+        else: spec[f] = a * np.exp(1j * ph); spec[conj] = a * np.exp(-1j * ph)
+    return _unit(np.fft.ifftn(spec).real.reshape(-1))
+
 # %% ../../nbs/12a_sequence_data.ipynb #eb1f9520
 def make_template(G: FiniteGroup,
                   kind: str = 'custom_fourier', # one of `TEMPLATES`
                   seed: int = 0,                # template_seed: random phases, bump centres, digit picked
                   powers=None,                  # custom_fourier: power per real irrep, in `real_irreps(G)` order
-                  n_freqs: int = 3,             # fourier: number of irreps carrying power
+                  n_freqs: int = 3,             # fourier, fourier_1d, unique_freqs_2d: number of irreps carrying power
                   power_ratio: float = 3.0,     # fourier: ratio of consecutive powers
                   sigma: float = 1.0,           # gaussian: width in group distance
-                  n_bumps: int = 1,             # gaussian: number of bumps
+                  n_bumps: int = 1,             # gaussian, gaussian_1d: number of bumps
                   digit: int = 0                # digits: class 0-9
                  ) -> np.ndarray:
-    "A mean-centred template (n,) float64 of kind `onehot|fourier|gaussian|custom_fourier|digits`, seeded by `seed`."
+    "A mean-centred template (n,) float64 of a kind in `TEMPLATES`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
     seed = check_int('template_seed', seed, 0)
     rng, n = np.random.default_rng(seed), G.order
@@ -166,8 +217,10 @@ def make_template(G: FiniteGroup,
         centres = np.concatenate([[0], rng.integers(0, n, b - 1)])
         bump = np.exp(-group_distance(G) ** 2 / (2 * s * s))
         x = (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
-    else:
+    elif kind == 'digits':
         x = digits_template(G, digit, seed)
+    else:
+        x = seed_template(G, kind, seed, n_freqs, n_bumps)
     return _centre(np.asarray(x, dtype=float))
 
 # %% ../../nbs/12a_sequence_data.ipynb #7273a1f9

@@ -198,7 +198,7 @@ def migrate_sequence_config(d: dict, verbose: bool = True) -> dict:
 
 # %% ../../nbs/12c_sequence_run.ipynb #52378fcc
 _SEED = dict(template_seed=10, data_seed=10, init_seed=10, offline_batches=True, batch_size=128, eval_interval=1,
-             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3)
+             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None)
 _PAIRS = lambda n: dict(k=2, model='TwoLayerNet', data_mode='exhaustive', val_fraction=max(1, n * n // 10) / (n * n))
 
 SEQUENCE_PRESETS = {
@@ -210,9 +210,9 @@ SEQUENCE_PRESETS = {
                                     powers_order='escnn', hidden=1200, learning_rate=0.001, num_epochs=1000),
     'c10': _SEED | dict(group='cyclic:10', k=3, composition='right', template='onehot', model='SequentialMLP', hidden=300,
                         init_scale=1e-2, learning_rate=0.01, data_mode='exhaustive', num_epochs=1000),
-    'c4x4': _SEED | dict(group='abelian:4x4', k=3, composition='right', template='custom_fourier',
-                         powers=[0.0, 12.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], model='SequentialMLP', hidden=480,
-                         init_scale=1e-2, learning_rate=0.01, data_mode='exhaustive', num_epochs=1000),
+    'c4x4': _SEED | dict(group='abelian:4x4', k=3, composition='right', template='unique_freqs_2d', n_freqs=1,
+                         model='SequentialMLP', hidden=480, init_scale=1e-2, learning_rate=0.01, data_mode='exhaustive',
+                         num_epochs=1000),
     'd3_full': dict(group='dihedral:3', k=2, template='custom_fourier', powers=[0.0, 30.0, 3000.0], model='TwoLayerNet',
                     hidden=180, init_scale=1e-3, optimizer='per_neuron', learning_rate=0.01, grad_clip=0.1, num_epochs=12000,
                     eval_interval=20),

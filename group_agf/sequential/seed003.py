@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fourier import irreps, real_irreps
 from .data import make_group
 from ..tasks import check_choice, check_float, check_int
 
 # %% auto #0
 __all__ = ['SEED003_KEYS', 'SEED003_TOP', 'SEED003_GROUPS', 'SEED003_SWEEP_KEYS', 'is_seed003_config', 'check_seed003_keys',
-           'seed003_group', 'seed_unique_freqs', 'frequency_powers', 'seed003_options', 'read_seed003_config',
-           'is_seed003_sweep', 'deep_merge', 'seed003_sweep_spec']
+           'seed003_group', 'seed003_options', 'read_seed003_config', 'is_seed003_sweep', 'deep_merge',
+           'seed003_sweep_spec']
 
 # %% ../../nbs/12f_seed_configs.ipynb #250a9d79
 SEED003_KEYS = {
@@ -54,36 +53,6 @@ def seed003_group(d: dict) -> str:
     if name == 'dihedral': return f"dihedral:{check_int('data.group_n', d.get('group_n') or 3, 1)}"
     return 'octahedral' if name == 'octahedral' else 'icosahedral'
 
-def seed_unique_freqs(p1: int, p2: int, n_freqs: int) -> list[tuple[tuple[int, int], float]]:
-    "Seed 003's `fourier` frequencies on C_p1 x C_p2 and the power each gives its real irrep: [((ky, kx), power)]."
-    signed = lambda ky: ky if ky <= p1 // 2 else ky - p1
-    def self_conjugate(ky, kx):
-        return (kx == 0 or (p2 % 2 == 0 and kx == p2 // 2)) and (signed(ky) == 0 or (p1 % 2 == 0 and abs(signed(ky)) == p1 // 2))
-    cands = sorted((signed(ky) ** 2 + kx ** 2, abs(signed(ky)), kx, ky) for ky in range(p1) for kx in range(p2 // 2 + 1)
-                   if (ky, kx) != (0, 0) and not self_conjugate(ky, kx))
-    chosen, seen = [], set()
-    for _, _, kx, ky in cands:
-        if len(chosen) == n_freqs: break
-        if kx == 0 or (p2 % 2 == 0 and kx == p2 // 2):
-            key = (kx, min(signed(ky), -signed(ky)))
-            if key in seen: continue
-            seen.add(key)
-        chosen.append((ky, kx))
-    if len(chosen) < n_freqs:
-        raise ValueError(f"data.n_freqs: got {n_freqs}; allowed: at most {len(chosen)} for a {p1}x{p2} grid")
-    amps = np.linspace(100, 10, n_freqs)
-    return [(f, 2 * float(a) / (p1 * p2)) for f, a in zip(chosen, amps)]
-
-def frequency_powers(G, p1: int, p2: int, freqs) -> list[float]:
-    "Powers per real irrep of C_p1 x C_p2 (real_irreps order) from [((ky, kx), power)], matched by character."
-    a, b = np.divmod(np.arange(p1 * p2), p2)
-    reps, complex_reps = real_irreps(G), irreps(G)
-    ours = [sum(complex_reps[m].character for m in r.members).real for r in reps]
-    out = [0.0] * len(reps)
-    for (ky, kx), P in freqs:
-        chi = 2 * np.cos(2 * np.pi * (ky * a / p1 + kx * b / p2))
-        out[next(i for i, c in enumerate(ours) if np.abs(c - chi).max() < 1e-8)] += P
-    return out
 
 # %% ../../nbs/12f_seed_configs.ipynb #cefb9634
 def _device(name, notices: list) -> str:
@@ -107,16 +76,12 @@ def _template(d: dict, G, group: str, notices: list) -> dict:
         return dict(template='custom_fourier', powers=[float(p) for p in d.get('powers') or []], powers_order='escnn')
     if group == 'cnxcn':
         check_choice('data.template_type', kind, ('fourier', 'mnist'))
-        if kind == 'fourier':
-            n = check_int('data.n_freqs', d.get('n_freqs', 1), 1)
-            if n > 1: notices.append("template: seed 003's random phases between its frequencies are not reproduced")
-            return dict(template='custom_fourier', powers=frequency_powers(G, d['p1'], d['p2'], seed_unique_freqs(d['p1'], d['p2'], n)))
+        if kind == 'fourier': return dict(template='unique_freqs_2d', n_freqs=check_int('data.n_freqs', d.get('n_freqs'), 1))
     else:
         check_choice('data.template_type', kind, ('onehot', 'fourier', 'gaussian', 'mnist'))
         if kind == 'onehot': return dict(template='onehot')
-        if kind in ('fourier', 'gaussian'):
-            notices.append(f"template: {kind!r} is this package's {kind} family, not seed 003's exact signal")
-            return dict(template=kind, n_freqs=int(d.get('n_freqs', 3))) if kind == 'fourier' else dict(template='gaussian', n_bumps=3)
+        if kind == 'fourier': return dict(template='fourier_1d', n_freqs=check_int('data.n_freqs', d.get('n_freqs'), 1))
+        if kind == 'gaussian': return dict(template='gaussian_1d', n_bumps=3)
     notices.append("template: 'mnist' is scikit-learn's 8x8 digits (offline), not the MNIST file")
     return dict(template='digits', digit=check_int('data.mnist_label', d.get('mnist_label', 0), 0, 9))
 
@@ -177,7 +142,7 @@ def seed003_options(data: dict) -> tuple[dict, list[str]]:
                 nonlinearity=m.get('nonlinearity', 'square'), output_scale=m.get('output_scale', 1.0),
                 return_all_outputs=bool(m.get('return_all_outputs', False)), transform=m.get('transform_type', 'quadratic'),
                 device=_device(data.get('device'), notices))
-    opts |= _template(d, G, d['group_name'], notices) | _data(d, t, model, G, notices) | _training(t, model, notices)
+    opts |= dict(powers=None) | _template(d, G, d['group_name'], notices) | _data(d, t, model, G, notices) | _training(t, model, notices)
     return opts, notices
 
 # %% ../../nbs/12f_seed_configs.ipynb #98b24798
