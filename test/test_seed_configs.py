@@ -4,12 +4,13 @@ through `group-agf sweep` (resumable), and its five experiments as the presets o
 The files in `test/fixtures/seed003/` hold the keys and values of seed 003's `src/config*.yaml`,
 `src/sweep_configs/*.yaml`, `test/test_config*.yaml` and `test/test_sweep*.yaml` (facts, written for this package).
 """
-import json, os, shutil, subprocess, sys
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from group_agf.cli import main
 from group_agf.sequential.run import SEQUENCE_PRESETS, make_sequence_config, migrate_sequence_config
 from group_agf.sequential.seed003 import seed003_options
 
@@ -18,12 +19,13 @@ FIXTURES = ROOT / 'test' / 'fixtures' / 'seed003'
 CONFIGS = sorted(FIXTURES.glob('src/config*.yaml')) + sorted(FIXTURES.glob('test/test_config*.yaml'))
 
 
-EXE = shutil.which('group-agf') or str(Path(sys.executable).parent / 'group-agf')
 
 
-def cli(*args, cwd=ROOT):
-    env = os.environ | {'OMP_NUM_THREADS': '1', 'CUDA_VISIBLE_DEVICES': ''}      # no GPU: the seed's cuda:0 runs on the CPU
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+@pytest.fixture
+def no_gpu(monkeypatch):
+    "A machine without the seed's cuda:0 (in-process `group-agf`, as test_cli's argument checks run it)."
+    import torch
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.name)
@@ -38,27 +40,31 @@ def test_every_seed_config_translates(path):
 def test_presets_are_the_seed_files(name):
     opts, _ = seed003_options(yaml.safe_load((FIXTURES / 'src' / f'config_{name}.yaml').read_text()))
     assert make_sequence_config(opts) == make_sequence_config(preset=name, device=opts['device'])
-    assert name + '_full' in SEQUENCE_PRESETS or name != 'd3'
 
 
-def test_cli_runs_a_seed_config_on_the_cpu(tmp_path):
-    res = cli('sequence', FIXTURES / 'src' / 'config_d3.yaml', 'num_epochs=30', '--no-progress', '--out', tmp_path / 'run')
-    assert res.returncode == 0, res.stderr
-    assert 'device: cuda:0 is not available on this machine; running on the CPU' in res.stdout
+def test_package_variants_keep_their_own_names():
+    assert {'d3_full', 'octahedral_t1', 'a5_t1t2', 'c10_staircase', 'c4x4_fourier', 'dic3'} <= set(SEQUENCE_PRESETS)
+    assert make_sequence_config(preset='d3_full').num_epochs == 12000 and make_sequence_config(preset='d3_full').val_fraction == 0
+
+
+def test_cli_runs_a_seed_config_on_the_cpu(tmp_path, capsys, no_gpu):
+    assert main(['sequence', str(FIXTURES / 'src' / 'config_d3.yaml'), 'num_epochs=30', '--no-progress',
+                 '--out', str(tmp_path / 'run')]) == 0
+    out = capsys.readouterr().out
+    assert 'device: cuda:0 is not available on this machine; running on the CPU' in out
     cfg = json.loads((tmp_path / 'run' / 'config.json').read_text())
     assert (cfg['powers_order'], cfg['val_fraction'] * 36, cfg['offline_batches'], cfg['num_epochs']) == ('escnn', 3.0, True, 30)
-    assert 'powers of D3 in escnn' in res.stdout                      # the escnn -> real_irreps map is printed
+    assert 'powers of D3 in escnn' in out                             # the escnn -> real_irreps map is printed
 
 
-def test_cli_runs_a_seed_sweep_and_resumes(tmp_path):
-    spec = FIXTURES / 'test' / 'test_sweep_example.yaml'
-    first = cli('sweep', spec, '--no-progress', '--out', tmp_path / 'sw')
-    assert first.returncode == 0, first.stderr + first.stdout
+def test_cli_runs_a_seed_sweep_and_resumes(tmp_path, capsys):
+    args = ['sweep', str(FIXTURES / 'test' / 'test_sweep_example.yaml'), '--no-progress', '--out', str(tmp_path / 'sw')]
+    assert main(args) == 0
     runs = sorted((tmp_path / 'sw' / 'runs').glob('*/summary.json'))
     assert len(runs) == 2
     stamps = [p.stat().st_mtime_ns for p in runs]
-    again = cli('sweep', spec, '--no-progress', '--out', tmp_path / 'sw')
-    assert again.returncode == 0 and [p.stat().st_mtime_ns for p in runs] == stamps   # completed runs are not retrained
+    assert main(args) == 0 and [p.stat().st_mtime_ns for p in runs] == stamps   # completed runs are not retrained
+    assert '0 failed' in capsys.readouterr().out
 
 
 def test_format1_config_json_keeps_its_meaning():
