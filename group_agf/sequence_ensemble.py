@@ -14,9 +14,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
-from .sequential.models import neuron_norms, resolve_optimizer
+from .sequential.models import neuron_norms, per_neuron_exponent, resolve_optimizer
 from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
-                                      make_sequence_model, reduction_stop, training_batch)
+                                      make_sequence_model, reduction_stop, training_batch, uses_minibatches)
 from .rundir import open_run_dirs
 from .engine import SingleRun, TrainResult, train_members
 from .train import load_run
@@ -35,6 +35,9 @@ def check_sequence_ensemble(configs) -> list[SequenceConfig]:
     cfgs = [make_sequence_config(c) for c in configs]
     if not cfgs:
         raise ValueError("configs: got an empty list; allowed: one or more sequence configs")
+    if uses_minibatches(build_sequence_run(cfgs[0])):
+        raise ValueError("offline_batches: got True with more training tuples than batch_size; allowed in an ensemble: "
+                         "one full batch per epoch (train mini-batch runs with `train_sequence`)")
     if cfgs[0].lr_decay_type != 'none':
         raise ValueError(f"lr_decay_type: got {cfgs[0].lr_decay_type!r}; allowed in an ensemble: 'none' "
                          "(train such runs with `train_sequence`)")
@@ -75,10 +78,10 @@ class StackedModels:
 # %% ../nbs/12e_sequence_ensemble.ipynb #42a8a6a1
 class StackedSequenceOptimizer:
     "Per-neuron SGD or SGD (with weight decay) on stacked parameters: per-member learning rate, clipping and freezing."
-    def __init__(self, params: dict, neuron_axes: dict, kind: str, lr, degree: float | None = None,
+    def __init__(self, params: dict, neuron_axes: dict, kind: str, lr, exponent: float | None = None,
                  weight_decay: float = 0.0, grad_clip: float | None = None):
         self.params, self.neuron_axes, self.kind = params, neuron_axes, kind
-        self.degree, self.weight_decay, self.grad_clip = degree, weight_decay, grad_clip
+        self.exponent, self.weight_decay, self.grad_clip = exponent, weight_decay, grad_clip
         p0 = next(iter(params.values()))
         self.lr = torch.as_tensor(lr, dtype=p0.dtype, device=p0.device)
         self.active, self.any_frozen = torch.ones_like(self.lr), False
@@ -92,9 +95,9 @@ class StackedSequenceOptimizer:
         return v.view(-1, *[1] * (p.ndim - 1))
 
     def _neuron_scale(self) -> torch.Tensor:
-        "||theta_{s,i}||^(2 - degree) of every member and neuron (S, H)."
+        "||theta_{s,i}||^exponent of every member and neuron (S, H)."
         blocks = [(p, self.neuron_axes[name]) for name, p in self.params.items() if self.neuron_axes.get(name) is not None]
-        return (neuron_norms(blocks, batch_dims=1) + 1e-30).pow(2 - self.degree)
+        return (neuron_norms(blocks, batch_dims=1) + 1e-30).pow(self.exponent)
 
     def _clip_(self, grads: dict):
         norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads.values()]).norm(dim=0)
@@ -143,9 +146,9 @@ class SequenceMembers:
         self.parts = [build_sequence_run(c) for c in cfgs]
         c0, p0 = self.c0, self.p0 = cfgs[0], self.parts[0]
         self.net = StackedModels(p.model for p in self.parts)
-        degree = c0.degree if c0.degree is not None else p0.model.homogeneity_degree
         self.opt = StackedSequenceOptimizer(self.net.params, self.net.neuron_axes, ensemble_optimizer_kind(c0, p0.model),
-                                            [c.learning_rate for c in cfgs], degree, c0.weight_decay, c0.grad_clip)
+                                            [c.learning_rate for c in cfgs], per_neuron_exponent(p0.model, c0.degree),
+                                            c0.weight_decay, c0.grad_clip)
         S = len(cfgs)
         self.lrs, self.epoch = [c.learning_rate for c in cfgs], 0
         self.stopped_at, self.initial, self.frozen = [None] * S, [None] * S, [False] * S
@@ -154,15 +157,14 @@ class SequenceMembers:
         "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
         x, y = training_batch(self.p0)
         losses = (self.net(x) - y).square().flatten(1).mean(1)
-        if self.c0.reduction_threshold is not None and self.epoch % self.c0.eval_interval == 0:
-            self._early_stop(losses.tolist())
         grads = torch.autograd.grad(losses.sum(), list(self.net.params.values()), allow_unused=True)
         self.opt.step(dict(zip(self.net.params, grads)))
         self.epoch += 1
+        if self.c0.reduction_threshold is not None: self._early_stop(losses.tolist())   # after the step that meets it
         return losses.detach()
 
     def _early_stop(self, values: list):
-        "Seed 003's rule, per member: stop once the loss is at most `reduction_threshold` x the first one."
+        "Seed 003's rule, per member: stop once the loss has fallen by `reduction_threshold` of the first one (after that epoch's step)."
         for s, value in enumerate(values):
             if self.frozen[s] or self.stopped_at[s] is not None: continue
             self.initial[s], stop = reduction_stop(value, self.initial[s], self.c0.reduction_threshold)

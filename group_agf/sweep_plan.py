@@ -23,6 +23,7 @@ import yaml
 
 from .ensemble import MAY_DIFFER, check_ensemble, train_ensemble
 from .sequence_ensemble import SEQUENCE_MAY_DIFFER, check_sequence_ensemble, train_sequence_ensemble
+from .sequential.seed003 import is_seed003_sweep, seed003_sweep_spec
 from .sequential import (SEQUENCE_PRESETS, SequenceConfig, make_sequence_config, sequence_run_name,
                                   train_sequence)
 from .specs import check_group_spec
@@ -145,6 +146,7 @@ def load_spec(spec) -> SweepSpec:
         spec = _yaml(spec, 'spec')
     if not isinstance(spec, dict):
         raise ValueError(f"spec{' ' + source if source else ''}: got {reprlib.repr(spec)}; allowed: a mapping (YAML) of {', '.join(SPEC_KEYS)}")
+    if is_seed003_sweep(spec): spec = seed003_sweep_spec(spec, source)     # seed 003's sweep format (12f_seed_configs)
     where = f" (in {source})" if source else ''
     try:
         return _parse_spec(spec, source)

@@ -75,8 +75,8 @@ def test_train_divergence_exits_3_with_record(tmp_path):
 
 
 def test_sequence_d3_first_step_of_the_staircase(tmp_path):
-    """Seed 003's D3 preset from the CLI: the first plateau drop (505 -> 5) within 300 epochs, written to a run folder."""
-    res = run('sequence', 'preset=d3', 'num_epochs=300', 'eval_interval=50', '--no-progress', '--out', str(tmp_path / 'run'))
+    """D3 from the CLI (`d3_full`: all 36 pairs; seed 003's `d3` holds 3 out): the first plateau drop (505 -> 5) within 300 epochs."""
+    res = run('sequence', 'preset=d3_full', 'num_epochs=300', 'eval_interval=50', '--no-progress', '--out', str(tmp_path / 'run'))
     assert res.returncode == 0, res.stderr
     staircase = json.loads((tmp_path / 'run' / 'staircase.json').read_text())
     assert 'predicted plateaus [505.0, 5.0' in res.stdout

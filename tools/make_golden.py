@@ -18,9 +18,9 @@ ARITHMETIC = {
 }
 ARITHMETIC_COMMON = dict(num_epochs=60, eval_interval=5, save_interval=None, device='cpu', dtype='float64')
 SEQUENCE = {
-    'd3_preset': dict(preset='d3', num_epochs=300, eval_interval=20),
-    'c10_mlp': dict(preset='c10', hidden=60, num_epochs=80, eval_interval=10),
-    'd3_online_stop': dict(preset='d3', hidden=40, data_mode='online', batch_size=16, num_epochs=200,
+    'd3_preset': dict(preset='d3_full', num_epochs=300, eval_interval=20),
+    'c10_mlp': dict(preset='c10_staircase', hidden=60, num_epochs=80, eval_interval=10),
+    'd3_online_stop': dict(preset='d3_full', hidden=40, data_mode='online', batch_size=16, num_epochs=200,
                            eval_interval=10, reduction_threshold=0.5, init_seed=3, num_val=8),
 }
 SEQUENCE_COMMON = dict(save_interval=None, device='cpu', dtype='float64')
@@ -29,7 +29,7 @@ SINGLE_ONLY = {
     'arith_sym3_cosine': ('arithmetic', dict(group_type='sym', M=3, hidden_size=32, activation='sqr', loss_func='mse',
                                              optim='adam', learning_rate=0.01, lr_decay_type='cosine', test_size=0.5,
                                              seed=4)),
-    'seq_qrnn_k3': ('sequence', dict(preset='c10', model='QuadraticRNN', hidden=40, num_epochs=60, eval_interval=10)),
+    'seq_qrnn_k3': ('sequence', dict(preset='c10_staircase', model='QuadraticRNN', hidden=40, num_epochs=60, eval_interval=10)),
 }
 
 def sequence_config(spec: dict) -> dict:

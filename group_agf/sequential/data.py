@@ -16,9 +16,10 @@ from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_tr
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['make_group', 'TEMPLATES', 'action_index', 'act', 'custom_fourier_template', 'group_distance', 'digits_template',
-           'template_image', 'make_template', 'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode',
-           'OnlineSampler']
+__all__ = ['make_group', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template',
+           'group_distance', 'digits_template', 'template_image', 'unique_freqs', 'seed_template', 'make_template',
+           'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn', 'sequence_tokens', 'tuple_ids',
+           'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -43,7 +44,7 @@ def act(G: FiniteGroup, x, g):
     return x[..., A[np.asarray(g)]]
 
 # %% ../../nbs/12a_sequence_data.ipynb #a5a0d05a
-TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits')
+TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
 
 def _centre(x: np.ndarray) -> np.ndarray:
     "x minus its mean (templates carry no trivial-irrep power)."
@@ -126,18 +127,68 @@ def template_image(G: FiniteGroup, x) -> np.ndarray:
         raise ValueError(f"group: template_image needs a product of two groups; got {G.name}")
     return np.asarray(x).reshape(G.structure[1][0].order, G.structure[1][1].order)
 
+# %% ../../nbs/12a_sequence_data.ipynb #50384283
+SEED_TEMPLATES = ('fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    "x centred and scaled to unit standard deviation (left as is when constant)."
+    x = x - x.mean()
+    return x / x.std() if x.std() > 1e-12 else x
+
+def unique_freqs(p1: int, p2: int, n_freqs: int) -> list[tuple[int, int]]:
+    "Seed 003's `n_freqs` frequencies (ky, kx) of a p1 x p2 grid: by radius, no self-conjugate bin, one per axis pair."
+    signed = lambda ky: ky if ky <= p1 // 2 else ky - p1
+    on_axis = lambda kx: kx == 0 or (p2 % 2 == 0 and kx == p2 // 2)
+    self_conj = lambda ky, kx: on_axis(kx) and (signed(ky) == 0 or (p1 % 2 == 0 and abs(signed(ky)) == p1 // 2))
+    cands = sorted((signed(ky) ** 2 + kx ** 2, abs(signed(ky)), kx, ky) for ky in range(p1) for kx in range(p2 // 2 + 1)
+                   if (ky, kx) != (0, 0) and not self_conj(ky, kx))
+    chosen, seen = [], set()
+    for *_, kx, ky in cands:
+        if len(chosen) == n_freqs: break
+        if on_axis(kx):
+            if (kx, -abs(signed(ky))) in seen: continue
+            seen.add((kx, -abs(signed(ky))))
+        chosen.append((ky, kx))
+    if len(chosen) < n_freqs:
+        raise ValueError(f"n_freqs: got {n_freqs}; allowed: at most {len(chosen)} for a {p1}x{p2} grid")
+    return chosen
+
+def seed_template(G: FiniteGroup, kind: str, seed: int = 0, n_freqs: int = 1, n_bumps: int = 3) -> np.ndarray:
+    "One of seed 003's template families (`SEED_TEMPLATES`) on a cyclic group or a product of two, at unit std."
+    factors, rng = _cyclic_factors(G), np.random.default_rng(seed)
+    if factors is None or len(factors) != (2 if kind == 'unique_freqs_2d' else 1):
+        raise ValueError(f"template: {kind!r} needs {'a product of two cyclic groups' if kind == 'unique_freqs_2d' else 'a cyclic group'}; got {G.name}")
+    if kind == 'gaussian_1d':
+        p, x = G.order, np.zeros(G.order)
+        for _ in range(check_int('n_bumps', n_bumps, 1)):
+            c, s, a = rng.uniform(0, p), rng.uniform(0.5, 2.0), rng.uniform(0.5, 1.0)
+            d = np.minimum(np.abs(np.arange(p) - c), p - np.abs(np.arange(p) - c))
+            x += a * np.exp(-d ** 2 / (2 * s ** 2))
+        return _unit(x)
+    shape = factors if kind == 'unique_freqs_2d' else (G.order,)
+    k = check_int('n_freqs', n_freqs, 1, None if kind == 'unique_freqs_2d' else G.order // 2)
+    freqs = (unique_freqs(*shape, k) if kind == 'unique_freqs_2d'
+             else [(int(f),) for f in rng.choice(np.arange(1, G.order // 2 + 1), size=k, replace=False)])
+    amps, phases = np.sqrt(np.linspace(100, 10, k)), rng.uniform(0.0, 2 * np.pi, size=k)
+    spec = np.zeros(shape, dtype=complex)
+    for f, a, ph in zip(freqs, amps, phases):
+        conj = tuple((-fi) % n for fi, n in zip(f, shape))
+        if kind == 'unique_freqs_2d': spec[f] += a * np.exp(1j * ph); spec[conj] += a * np.exp(-1j * ph)
+        else: spec[f] = a * np.exp(1j * ph); spec[conj] = a * np.exp(-1j * ph)
+    return _unit(np.fft.ifftn(spec).real.reshape(-1))
+
 # %% ../../nbs/12a_sequence_data.ipynb #eb1f9520
 def make_template(G: FiniteGroup,
                   kind: str = 'custom_fourier', # one of `TEMPLATES`
                   seed: int = 0,                # template_seed: random phases, bump centres, digit picked
                   powers=None,                  # custom_fourier: power per real irrep, in `real_irreps(G)` order
-                  n_freqs: int = 3,             # fourier: number of irreps carrying power
+                  n_freqs: int = 3,             # fourier, fourier_1d, unique_freqs_2d: number of irreps carrying power
                   power_ratio: float = 3.0,     # fourier: ratio of consecutive powers
                   sigma: float = 1.0,           # gaussian: width in group distance
-                  n_bumps: int = 1,             # gaussian: number of bumps
+                  n_bumps: int = 1,             # gaussian, gaussian_1d: number of bumps
                   digit: int = 0                # digits: class 0-9
                  ) -> np.ndarray:
-    "A mean-centred template (n,) float64 of kind `onehot|fourier|gaussian|custom_fourier|digits`, seeded by `seed`."
+    "A mean-centred template (n,) float64 of a kind in `TEMPLATES`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
     seed = check_int('template_seed', seed, 0)
     rng, n = np.random.default_rng(seed), G.order
@@ -166,11 +217,81 @@ def make_template(G: FiniteGroup,
         centres = np.concatenate([[0], rng.integers(0, n, b - 1)])
         bump = np.exp(-group_distance(G) ** 2 / (2 * s * s))
         x = (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
-    else:
+    elif kind == 'digits':
         x = digits_template(G, digit, seed)
+    else:
+        x = seed_template(G, kind, seed, n_freqs, n_bumps)
     return _centre(np.asarray(x, dtype=float))
 
+# %% ../../nbs/12a_sequence_data.ipynb #7273a1f9
+_PHI, _PSI = (1 + math.sqrt(5)) / 2, (1 - math.sqrt(5)) / 2
+
+def _class_character(G: FiniteGroup, table: dict) -> np.ndarray:
+    "A class function from {(element order, class size): value}, with a 5b entry for A5's second class of order 5."
+    sizes = np.array([len(c) for c in G.conjugacy_classes])[G.class_of]
+    first5 = next((g for g in range(G.order) if G.element_orders[g] == 5), None)
+    out = np.empty(G.order)
+    for g in range(G.order):
+        key = (int(G.element_orders[g]), int(sizes[g]))
+        if key == (5, 12) and G.class_of[g] != G.class_of[first5]: key = '5b'
+        out[g] = table[key]
+    return out
+
+def escnn_irrep_characters(G: FiniteGroup) -> list[tuple[str, np.ndarray]]:
+    "escnn's irreps of a dihedral, octahedral or icosahedral group, in escnn's order: (name, character over elements)."
+    s = G.structure
+    if s[0] == 'dihedral':
+        n = s[1]
+        i, a = np.arange(G.order) % n, np.arange(G.order) // n
+        out = [('trivial', np.ones(G.order)), ('sign', np.where(a == 1, -1.0, 1.0))]
+        for j in range(1, n // 2 + 1):
+            out.append((f'rho{j}', (-1.0) ** i * np.where(a == 1, -1.0, 1.0)) if 2 * j == n else
+                       (f'rho{j}', np.where(a == 1, 0.0, 2 * np.cos(2 * np.pi * j * i / n))))
+        if n % 2 == 0: out.append(('rotation sign', (-1.0) ** i))
+        return out
+    cls = {'octahedral': [('A1', {(1, 1): 1, (4, 6): 1, (2, 3): 1, (3, 8): 1, (2, 6): 1}),
+                          ('T1', {(1, 1): 3, (4, 6): 1, (2, 3): -1, (3, 8): 0, (2, 6): -1}),
+                          ('T2', {(1, 1): 3, (4, 6): -1, (2, 3): -1, (3, 8): 0, (2, 6): 1}),
+                          ('E', {(1, 1): 2, (4, 6): 0, (2, 3): 2, (3, 8): -1, (2, 6): 0}),
+                          ('A2', {(1, 1): 1, (4, 6): -1, (2, 3): 1, (3, 8): 1, (2, 6): -1})],
+           'A5': [('A', {(1, 1): 1, (2, 15): 1, (3, 20): 1, (5, 12): 1, '5b': 1}),
+                  ('T1', {(1, 1): 3, (2, 15): -1, (3, 20): 0, (5, 12): _PHI, '5b': _PSI}),
+                  ('H', {(1, 1): 5, (2, 15): 1, (3, 20): -1, (5, 12): 0, '5b': 0}),
+                  ('T2', {(1, 1): 3, (2, 15): -1, (3, 20): 0, (5, 12): _PSI, '5b': _PHI}),
+                  ('G', {(1, 1): 4, (2, 15): 0, (3, 20): 1, (5, 12): -1, '5b': -1})]}
+    key = 'octahedral' if s[0] == 'octahedral' else ('A5' if G.name == 'A5' or s == ('alternating', 5) else None)
+    if key is None:
+        raise ValueError(f"powers_order: 'escnn' needs a dihedral, octahedral or icosahedral group; got {G.name}")
+    return [(name, _class_character(G, t)) for name, t in cls[key]]
+
+# %% ../../nbs/12a_sequence_data.ipynb #edd3b4a8
+def escnn_power_map(G: FiniteGroup) -> list[int]:
+    "For each escnn irrep (escnn's order), the index of the real irrep of `real_irreps(G)` with its character."
+    reps, complex_reps = real_irreps(G), irreps(G)
+    ours = [sum(complex_reps[m].character for m in r.members).real for r in reps]
+    out = []
+    for name, chi in escnn_irrep_characters(G):
+        match = [i for i, c in enumerate(ours) if np.abs(c - chi).max() < 1e-8]
+        if len(match) != 1: raise RuntimeError(f"escnn irrep {name} of {G.name}: {len(match)} matching real irreps")
+        out.append(match[0])
+    return out
+
+def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True) -> list[float]:
+    "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed."
+    names = [n for n, _ in escnn_irrep_characters(G)]
+    if not isinstance(powers, (list, tuple, np.ndarray)) or len(powers) != len(names):
+        raise ValueError(f"powers: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
+    where, reps = escnn_power_map(G), real_irreps(G)
+    out = [0.0] * len(reps)
+    for p, i in zip(powers, where): out[i] = float(p)
+    if verbose:
+        print(f"powers of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
+            f"{n}={p:g} -> {reps[i].name} (dim {reps[i].dim})" for n, p, i in zip(names, powers, where)))
+    return out
+
 # %% ../../nbs/12a_sequence_data.ipynb #bcca8724
+COMPOSITIONS = ('left', 'right')
+
 def sequence_tokens(G: FiniteGroup,
                     k: int,                               # tokens per sequence
                     mode: str = 'exhaustive',             # 'exhaustive' (all |G|^k) or 'sampled'
@@ -200,13 +321,14 @@ def tuple_ids(G: FiniteGroup, tokens: np.ndarray) -> np.ndarray:
     "One integer per tuple (row-major index among all |G|^k tuples)."
     return np.ravel_multi_index(tuple(np.asarray(tokens).T), (G.order,) * np.asarray(tokens).shape[1])
 
-def prefix_products(G: FiniteGroup, tokens) -> np.ndarray:
-    "(N, k) prefix products g1·g2···gt of tuples (N, k), composed left to right; the last column is the target."
+def prefix_products(G: FiniteGroup, tokens, composition: str = 'left') -> np.ndarray:
+    "(N, k) prefix products of tuples (N, k): g1···gt (`left`) or gt···g1 (`right`); the last column is the target."
+    check_choice('composition', composition, COMPOSITIONS)
     tokens = np.asarray(tokens)
     out = np.empty_like(tokens)
     out[:, 0] = tokens[:, 0]
     for t in range(1, tokens.shape[1]):
-        out[:, t] = G.table[out[:, t - 1], tokens[:, t]]
+        out[:, t] = G.table[out[:, t - 1], tokens[:, t]] if composition == 'left' else G.table[tokens[:, t], out[:, t - 1]]
     return out
 
 def encode(G: FiniteGroup, template: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -216,18 +338,19 @@ def encode(G: FiniteGroup, template: torch.Tensor, tokens: torch.Tensor) -> torc
 # %% ../../nbs/12a_sequence_data.ipynb #c8f2d9e8
 class OnlineSampler:
     "Fresh batches of k-token sequences drawn on the device: (tokens (B, k), prefix products (B, k))."
-    def __init__(self, G: FiniteGroup, k: int, batch_size: int, seed: int = 0, device='cpu'):
+    def __init__(self, G: FiniteGroup, k: int, batch_size: int, seed: int = 0, device='cpu', composition: str = 'left'):
         self.k, self.batch_size = check_int('k', k, 2), check_int('batch_size', batch_size, 1)
         self.n, self.device = G.order, torch.device(device)
+        self.composition = check_choice('composition', composition, COMPOSITIONS)
         self.table = torch.tensor(G.table, device=self.device)   # a copy: the group's table is read-only
         self.generator = torch.Generator(device=self.device).manual_seed(check_int('data_seed', seed, 0))
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        "One batch: tokens and their prefix products, composed left to right."
+        "One batch: tokens and their prefix products, in the sampler's composition order."
         tokens = torch.randint(0, self.n, (self.batch_size, self.k), device=self.device, generator=self.generator)
         prods = [tokens[:, 0]]
         for t in range(1, self.k):
-            prods.append(self.table[prods[-1], tokens[:, t]])
+            prods.append(self.table[prods[-1], tokens[:, t]] if self.composition == 'left' else self.table[tokens[:, t], prods[-1]])
         return tokens, torch.stack(prods, 1)
 
     def state_dict(self) -> dict: return {'generator': self.generator.get_state()}

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -26,44 +27,58 @@ from ..groups import check_memory
 from ..rundir import atomic_write, write_json
 from ..tasks import dataset_bytes
 from ..train import SCHEDULE_NAMES
-from .data import (TEMPLATES, OnlineSampler, act, custom_fourier_template, encode, make_group,
-                                       make_template, prefix_products, sequence_tokens, tuple_ids)
+from .data import (COMPOSITIONS, TEMPLATES, OnlineSampler, act, custom_fourier_template, encode,
+                                       make_group, make_template, powers_from_escnn, prefix_products, sequence_tokens,
+                                       tuple_ids)
 from .models import (NONLINEARITIES, NONLINEARITY_DEGREES, OPTIMIZER_CHOICES, TRANSFORMS,
                                          QuadraticRNN, SequentialMLP, TwoLayerNet, make_sequence_optimizer)
 from .staircase import format_report, staircase_report
+from .seed003 import is_seed003_config, read_seed003_config
 
 # %% auto #0
-__all__ = ['MODELS', 'DATA_MODES', 'SEQUENCE_PRESETS', 'SequenceConfig', 'coerce_sequence_value', 'validate_sequence_config',
-           'make_sequence_config', 'SequenceTask', 'make_sequence_model', 'build_sequence_run', 'training_batch',
-           'reduction_stop', 'sequence_loss_step', 'sequence_metrics', 'sequence_run_name', 'train_sequence',
-           'add_staircase', 'run_sequence']
+__all__ = ['MODELS', 'DATA_MODES', 'POWERS_ORDERS', 'CONFIG_VERSION', 'SEQUENCE_PRESETS', 'SequenceConfig',
+           'coerce_sequence_value', 'validate_sequence_config', 'template_powers', 'migrate_sequence_config',
+           'make_sequence_config', 'SequenceTask', 'make_sequence_model', 'sequence_template', 'build_sequence_run',
+           'training_batch', 'reduction_stop', 'uses_minibatches', 'minibatch_epoch', 'sequence_loss_step',
+           'sequence_metrics', 'sequence_run_name', 'train_sequence', 'add_staircase', 'read_config_file',
+           'run_sequence']
 
 # %% ../../nbs/12c_sequence_run.ipynb #d0b04800
 MODELS = ('TwoLayerNet', 'SequentialMLP', 'QuadraticRNN')
 DATA_MODES = ('exhaustive', 'sampled', 'online')
+POWERS_ORDERS = ('package', 'escnn')
+CONFIG_VERSION = 2
 
 @dataclass
 class SequenceConfig:
     "Every option of a sequential group composition run (defaults: seed 003's D_3 experiment)."
     # group, sequence length and template
     group: str = option('dihedral:3', "the group, as `specs.group_from_spec` reads it ('cyclic:10', 'octahedral', ...)")
-    k: int = option(2, 'tokens per sequence, composed left to right', low=2)
+    k: int = option(2, 'tokens per sequence', low=2)
+    composition: str = option('left', "order of the product: 'left' g1···gk, 'right' gk···g1 (seed 003's MLP/RNN data)",
+                              choices=COMPOSITIONS)
     template: str = option('custom_fourier', 'the template family', choices=TEMPLATES)
-    powers: list | None = option(help='custom_fourier: power per real irrep (in `real_irreps` order)',
+    powers: list | None = option(help='custom_fourier: power per real irrep (in `powers_order`)',
                                  factory=lambda: [0.0, 30.0, 3000.0], floats=True)
+    powers_order: str = option('package', "order of `powers`: 'package' (real_irreps) or 'escnn' (seed 003's, mapped by character)",
+                               choices=POWERS_ORDERS)
     n_freqs: int = option(3, 'fourier: number of irreps carrying power', low=1)
     power_ratio: float = option(3.0, 'fourier: ratio of consecutive powers', low=1.0)
     sigma: float = option(1.0, 'gaussian: width', low=0.0, open_low=True)
     n_bumps: int = option(1, 'gaussian: mixture size', low=1)
     digit: int = option(0, 'digits: class 0-9', low=0, high=9)
+    template_scale: float = option(1.0, "the template's multiplier (seed 003's non-abelian onehot: 10)", low=0.0, open_low=True)
     template_seed: int = option(0, 'seed of the template', low=0, high=2**63 - 1)
     # data
     data_mode: str = option('exhaustive', 'all tuples, a sample, or fresh online batches', choices=DATA_MODES)
     num_samples: int = option(1000, 'sampled: training tuples', low=1)
-    batch_size: int = option(128, 'online: tuples per step', low=1)
-    val_fraction: float = option(0.0, 'exhaustive: held-out share of all tuples', low=0.0, high=1.0, open_high=True)
+    dataset_fraction: float = option(1.0, 'exhaustive: share of all tuples kept (drawn at random) before the split',
+                                     low=0.0, high=1.0, open_low=True)
+    batch_size: int = option(128, 'online: tuples per step; offline_batches: tuples per mini-batch', low=1)
+    offline_batches: bool = option(False, 'exhaustive / sampled (online: unused): shuffled mini-batches of batch_size every epoch')
+    val_fraction: float = option(0.0, 'exhaustive: held-out share of the tuples', low=0.0, high=1.0, open_high=True)
     num_val: int = option(256, 'sampled / online: held-out tuples', low=0)
-    data_seed: int = option(0, 'seed of the sampled data', low=0, high=2**63 - 1)
+    data_seed: int = option(0, 'seed of the sampled data and of the mini-batch order', low=0, high=2**63 - 1)
     # model
     model: str = option('TwoLayerNet', 'the network family', choices=MODELS)
     hidden: int = option(180, 'hidden neurons', low=1)
@@ -74,14 +89,16 @@ class SequenceConfig:
     init_scale: float = option(1e-3, 'initial weight scale', low=0.0, open_low=True)
     init_seed: int = option(0, 'seed of the initialization', low=0, high=2**63 - 1)
     # optimizer
-    optimizer: str = option('per_neuron', 'optimizer (auto: by model)', choices=OPTIMIZER_CHOICES)
-    learning_rate: float = option(0.01, 'learning rate (hybrid: of the per-neuron part)', low=0.0, open_low=True)
-    adam_lr: float = option(1e-3, "hybrid: Adam's rate for W_mix", low=0.0, open_low=True)
+    optimizer: str = option('per_neuron', "optimizer (auto: per_neuron for SequentialMLP, else adam)", choices=OPTIMIZER_CHOICES)
+    learning_rate: float = option(0.01, "learning rate (hybrid: Adam's rate for W_mix)", low=0.0, open_low=True)
+    hybrid_lr: float = option(1.0, 'hybrid: rate of the per-neuron part (seed 003: 1)', low=0.0, open_low=True)
+    scaling_factor: float = option(-3.0, 'hybrid: exponent of ||theta_i|| in the per-neuron part')
     betas: list = option(help='adam and hybrid: Adam betas', factory=lambda: [0.9, 0.999], floats=True)
     weight_decay: float = option(0.0, 'adam / sgd: weight decay', low=0.0)
-    degree: float | None = option(None, "homogeneity degree L of the per-neuron step (null: the model's own)", low=1.0)
+    degree: float | None = option(None, "per_neuron: step ||theta_i||^(1-degree) (TwoLayerNet), ^(2-degree) (others); "
+                                        "null: 2, k+1, 3", low=1.0)
     grad_clip: float | None = option(0.1, 'global gradient-norm clip (null: off)', low=0.0, open_low=True)
-    reduction_threshold: float | None = option(None, 'stop once the train loss is at most this x the initial loss',
+    reduction_threshold: float | None = option(None, 'stop once the train loss has fallen by this fraction (0.99: 99%)',
                                                low=0.0, high=1.0, open_low=True, open_high=True)
     lr_decay_type: str = option('none', 'learning-rate schedule', choices=SCHEDULE_NAMES)
     lr_decay_step: int = option(1000, 'step: epochs between decays', low=1)
@@ -95,6 +112,8 @@ class SequenceConfig:
     device: str = device_option()
     dtype: str = dtype_option()
     max_wall_s: float | None = max_wall_s_option()
+    config_version: int = option(CONFIG_VERSION, 'format of these options (2: seed 003 meanings)', low=CONFIG_VERSION,
+                                 high=CONFIG_VERSION, names_run=False)
 
     def to_dict(self) -> dict:
         "The configuration as a plain dict (JSON-serializable)."
@@ -117,10 +136,14 @@ def validate_sequence_config(cfg: SequenceConfig) -> SequenceConfig:
     _check_model_and_optimizer(cfg)
     return cfg
 
+def template_powers(cfg: SequenceConfig, G, verbose: bool = False) -> list:
+    "custom_fourier's powers in `real_irreps(G)` order (reordered from escnn's if `powers_order='escnn'`)."
+    return powers_from_escnn(G, cfg.powers, verbose) if cfg.powers_order == 'escnn' else cfg.powers
+
 def _check_template(cfg: SequenceConfig, G):
     "The template's options fit the group."
     if cfg.template == 'custom_fourier':
-        custom_fourier_template(G, cfg.powers)
+        custom_fourier_template(G, template_powers(cfg, G))
     elif cfg.template == 'fourier':
         check_int('n_freqs', cfg.n_freqs, 1, len(real_irreps(G)) - 1)
 
@@ -140,29 +163,71 @@ def _check_model_and_optimizer(cfg: SequenceConfig):
         raise ValueError(f"return_all_outputs: got True with model={cfg.model!r}; allowed: only with 'QuadraticRNN'")
     if cfg.optimizer == 'hybrid' and cfg.model != 'QuadraticRNN':
         raise ValueError(f"optimizer: got 'hybrid' with model={cfg.model!r}; allowed: 'hybrid' only for QuadraticRNN")
-    if cfg.optimizer == 'per_neuron' and cfg.degree is None and cfg.model == 'TwoLayerNet' and NONLINEARITY_DEGREES[cfg.nonlinearity] is None:
-        raise ValueError(f"optimizer: got 'per_neuron' with nonlinearity={cfg.nonlinearity!r}, which is not homogeneous; "
-                         f"allowed: 'auto', 'adam' or 'sgd', or set degree")
     if len(cfg.betas) != 2: raise ValueError(f"betas: got {cfg.betas!r}; allowed: two numbers in [0, 1)")
     for b in cfg.betas: check_float('betas', b, 0.0, 1.0, open_max=True)
 
+# %% ../../nbs/12c_sequence_run.ipynb #e21d7ab0
+def _v1_optimizer(d: dict) -> str:
+    "What format 1's optimizer name resolved to (its `auto`: hybrid for the RNN, per_neuron for a homogeneous model)."
+    opt, model = d.get('optimizer', 'per_neuron'), d.get('model', 'TwoLayerNet')
+    if opt != 'auto': return opt
+    if model == 'QuadraticRNN': return 'hybrid'
+    homogeneous = model == 'SequentialMLP' or NONLINEARITY_DEGREES[d.get('nonlinearity', 'square')] is not None
+    return 'per_neuron' if homogeneous else 'adam'
+
+def migrate_sequence_config(d: dict, verbose: bool = True) -> dict:
+    "A format-1 config dict (it has `adam_lr`) as format 2 with the same training meaning; other dicts unchanged."
+    if 'adam_lr' not in d or d.get('config_version', 1) >= CONFIG_VERSION: return dict(d)
+    new, changes = dict(d), []
+    if new.get('reduction_threshold') is not None:                       # stop at r x L0 = a (1 - r) reduction
+        new['reduction_threshold'] = 1.0 - float(new['reduction_threshold'])
+    opt, model = _v1_optimizer(d), d.get('model', 'TwoLayerNet')
+    new['optimizer'] = opt
+    L = d.get('degree') or (1 + NONLINEARITY_DEGREES[d.get('nonlinearity', 'square')] if model == 'TwoLayerNet' and opt == 'per_neuron'
+                            else None)
+    if opt == 'per_neuron' and model == 'TwoLayerNet':                  # format 1: exponent 2 - L; format 2: 1 - degree
+        new['degree'] = float(L - 1)
+    if opt == 'hybrid':                                                   # format 1: scaled part at learning_rate, exponent 2 - L
+        new['learning_rate'], new['hybrid_lr'] = d['adam_lr'], d.get('learning_rate', 0.01)
+        new['scaling_factor'] = 2.0 - (d.get('degree') or 3.0)
+    del new['adam_lr']
+    new['config_version'] = CONFIG_VERSION
+    changes = [f"{k}: {d.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(d) | set(new)) if d.get(k) != new.get(k)]
+    if verbose: print("sequence config of format 1 converted to format 2 (same training): " + '; '.join(changes))
+    return new
+
 # %% ../../nbs/12c_sequence_run.ipynb #52378fcc
+_SEED = dict(template_seed=10, data_seed=10, init_seed=10, offline_batches=True, batch_size=128, eval_interval=1,
+             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None)
+_PAIRS = lambda n: dict(k=2, model='TwoLayerNet', data_mode='exhaustive', val_fraction=max(1, n * n // 10) / (n * n))
+
 SEQUENCE_PRESETS = {
-    'd3': dict(group='dihedral:3', k=2, template='custom_fourier', powers=[0.0, 30.0, 3000.0], model='TwoLayerNet',
-               hidden=180, init_scale=1e-3, optimizer='per_neuron', learning_rate=0.01, grad_clip=0.1, num_epochs=12000,
-               eval_interval=20),
-    'octahedral': dict(group='octahedral', k=2, template='custom_fourier', powers=[0.0, 0.0, 0.0, 2000.0, 0.0],
-                       model='TwoLayerNet', hidden=720, init_scale=1e-3, optimizer='per_neuron', learning_rate=1e-4,
-                       grad_clip=0.1, num_epochs=1000, eval_interval=10),
-    'a5': dict(group='icosahedral', k=2, template='custom_fourier', powers=[0.0, 1800.0, 1800.0, 0.0, 0.0],
-               model='TwoLayerNet', hidden=1800, init_scale=1e-3, optimizer='per_neuron', learning_rate=1e-4,
-               grad_clip=0.1, num_epochs=1000, eval_interval=10),
-    'c10': dict(group='cyclic:10', k=3, template='custom_fourier', powers=[0.0, 40.0, 10.0, 2.5, 0.0, 0.0],
-                model='SequentialMLP', hidden=300, init_scale=1e-2, optimizer='per_neuron', learning_rate=0.01,
-                grad_clip=0.1, num_epochs=3000, eval_interval=10),
-    'c4x4': dict(group='abelian:4x4', k=3, template='fourier', powers=None, n_freqs=1, template_seed=10,
-                 model='SequentialMLP', hidden=480, init_scale=1e-2, optimizer='per_neuron', learning_rate=0.01,
-                 grad_clip=0.1, num_epochs=1000, eval_interval=10),
+    'd3': _SEED | _PAIRS(6) | dict(group='dihedral:3', template='custom_fourier', powers=[0.0, 30.0, 3000.0],
+                                   powers_order='escnn', hidden=180, learning_rate=0.01, num_epochs=2000),
+    'octahedral': _SEED | _PAIRS(24) | dict(group='octahedral', template='custom_fourier', powers=[0.0, 0.0, 0.0, 300.0, 500.0],
+                                            powers_order='escnn', hidden=1200, learning_rate=0.01, num_epochs=1000),
+    'a5': _SEED | _PAIRS(60) | dict(group='icosahedral', template='custom_fourier', powers=[0.0, 1300.0, 0.0, 2000.0, 0.0],
+                                    powers_order='escnn', hidden=1200, learning_rate=0.001, num_epochs=1000),
+    'c10': _SEED | dict(group='cyclic:10', k=3, composition='right', template='onehot', model='SequentialMLP', hidden=300,
+                        init_scale=1e-2, learning_rate=0.01, data_mode='exhaustive', num_epochs=1000),
+    'c4x4': _SEED | dict(group='abelian:4x4', k=3, composition='right', template='unique_freqs_2d', n_freqs=1,
+                         model='SequentialMLP', hidden=480, init_scale=1e-2, learning_rate=0.01, data_mode='exhaustive',
+                         num_epochs=1000),
+    'd3_full': dict(group='dihedral:3', k=2, template='custom_fourier', powers=[0.0, 30.0, 3000.0], model='TwoLayerNet',
+                    hidden=180, init_scale=1e-3, optimizer='per_neuron', learning_rate=0.01, grad_clip=0.1, num_epochs=12000,
+                    eval_interval=20),
+    'octahedral_t1': dict(group='octahedral', k=2, template='custom_fourier', powers=[0.0, 0.0, 0.0, 2000.0, 0.0],
+                          model='TwoLayerNet', hidden=720, init_scale=1e-3, optimizer='per_neuron', learning_rate=1e-4,
+                          grad_clip=0.1, num_epochs=1000, eval_interval=10),
+    'a5_t1t2': dict(group='icosahedral', k=2, template='custom_fourier', powers=[0.0, 1800.0, 1800.0, 0.0, 0.0],
+                    model='TwoLayerNet', hidden=1800, init_scale=1e-3, optimizer='per_neuron', learning_rate=1e-4,
+                    grad_clip=0.1, num_epochs=1000, eval_interval=10),
+    'c10_staircase': dict(group='cyclic:10', k=3, template='custom_fourier', powers=[0.0, 40.0, 10.0, 2.5, 0.0, 0.0],
+                          model='SequentialMLP', hidden=300, init_scale=1e-2, optimizer='per_neuron', learning_rate=0.01,
+                          grad_clip=0.1, num_epochs=3000, eval_interval=10),
+    'c4x4_fourier': dict(group='abelian:4x4', k=3, template='fourier', powers=None, n_freqs=1, template_seed=10,
+                         model='SequentialMLP', hidden=480, init_scale=1e-2, optimizer='per_neuron', learning_rate=0.01,
+                         grad_clip=0.1, num_epochs=1000, eval_interval=10),
     'dic3': dict(group='dicyclic:3', k=2, template='custom_fourier', powers=[0.0, 0.0, 200.0, 60.0, 18.0],
                  model='TwoLayerNet', hidden=120, init_scale=1e-3, optimizer='per_neuron', learning_rate=0.01,
                  grad_clip=0.1, num_epochs=6000, eval_interval=20),
@@ -170,12 +235,15 @@ SEQUENCE_PRESETS = {
 
 def make_sequence_config(config: SequenceConfig | dict | None = None, preset: str | None = None,
                          **overrides) -> SequenceConfig:
-    "A validated `SequenceConfig` from a preset name, a config or dict, and `key=value` overrides (strings coerced)."
+    "A validated `SequenceConfig` from a preset name, a config or dict (format 1 migrated), and `key=value` overrides (strings coerced)."
     base = {}
     if preset is not None:
         base.update(SEQUENCE_PRESETS[check_choice('preset', preset, SEQUENCE_PRESETS)])
-    base.update(config.to_dict() if isinstance(config, SequenceConfig) else dict(config or {}))
+    base.update(config.to_dict() if isinstance(config, SequenceConfig) else migrate_sequence_config(dict(config or {})))
     base.update(overrides)
+    if 'adam_lr' in base:
+        raise ValueError("adam_lr: removed in format 2 of the sequence options; allowed: learning_rate (hybrid: Adam's rate "
+                         "for W_mix, as in seed 003) and hybrid_lr (the per-neuron part)")
     for name in base:
         if name not in _SEQ_FIELDS: raise ValueError(unknown_key_message(name, SequenceConfig))
     return validate_sequence_config(SequenceConfig(**{k: coerce_sequence_value(k, v) for k, v in base.items()}))
@@ -191,10 +259,11 @@ class SequenceTask:
     test_tokens: np.ndarray
     sampler: OnlineSampler | None
     name: str
+    composition: str = 'left'
 
     def encode_batch(self, tokens: torch.Tensor, all_prefixes: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         "Model inputs (B, k, n) and targets (B, n) — or (B, k-1, n) for every prefix — of tuples (B, k)."
-        prods = torch.as_tensor(prefix_products(self.group, tokens.cpu().numpy()), device=tokens.device)
+        prods = torch.as_tensor(prefix_products(self.group, tokens.cpu().numpy(), self.composition), device=tokens.device)
         x = encode(self.group, self.template, tokens)
         y = encode(self.group, self.template, prods[:, 1:] if all_prefixes else prods[:, -1])
         return x, y
@@ -208,10 +277,14 @@ def make_sequence_model(cfg: SequenceConfig, n: int) -> nn.Module:
         return SequentialMLP(n, cfg.hidden, cfg.k, cfg.init_scale, generator=g)
     return QuadraticRNN(n, cfg.hidden, cfg.init_scale, cfg.transform, cfg.return_all_outputs, generator=g)
 
+# %% ../../nbs/12c_sequence_run.ipynb #aa0cf838
 def _tokens(cfg: SequenceConfig, G: FiniteGroup) -> tuple[np.ndarray, np.ndarray]:
     "Training and validation tuples (disjoint) for the configured data mode."
     if cfg.data_mode == 'exhaustive':
         toks = sequence_tokens(G, cfg.k)
+        if cfg.dataset_fraction < 1:      # seed 003: ceil(N x fraction) tuples drawn without replacement
+            keep = np.random.default_rng(cfg.data_seed).choice(len(toks), math.ceil(len(toks) * cfg.dataset_fraction), replace=False)
+            toks = toks[np.sort(keep)]
         if cfg.val_fraction == 0: return toks, toks[:0]
         tr, te = split_indices(len(toks), cfg.val_fraction, cfg.data_seed)
         return toks[tr], toks[te]
@@ -226,49 +299,83 @@ def _tokens(cfg: SequenceConfig, G: FiniteGroup) -> tuple[np.ndarray, np.ndarray
             if cfg.num_val else train[:0])
     return train, test
 
+def sequence_template(cfg: SequenceConfig, G: FiniteGroup, verbose: bool = True) -> np.ndarray:
+    "The configured template (n,) of `G`, times `template_scale` (escnn-ordered powers mapped, the map printed)."
+    powers = template_powers(cfg, G, verbose) if cfg.template == 'custom_fourier' else cfg.powers
+    x = make_template(G, cfg.template, cfg.template_seed, powers, cfg.n_freqs, cfg.power_ratio, cfg.sigma, cfg.n_bumps, cfg.digit)
+    return cfg.template_scale * x
+
+# %% ../../nbs/12c_sequence_run.ipynb #59a16018
 def build_sequence_run(cfg: SequenceConfig) -> RunParts:
     "Group, template, data, model, optimizer, schedule and loss of a validated `SequenceConfig`, as `RunParts`."
     cfg = validate_sequence_config(cfg)
     device, dtype = resolve_device(cfg.device), getattr(torch, cfg.dtype)
     G = make_group(cfg.group)
-    x = make_template(G, cfg.template, cfg.template_seed, cfg.powers, cfg.n_freqs, cfg.power_ratio, cfg.sigma,
-                      cfg.n_bumps, cfg.digit)
+    x = sequence_template(cfg, G)
     train, test = _tokens(cfg, G)
-    sampler = OnlineSampler(G, cfg.k, cfg.batch_size, cfg.data_seed, device) if cfg.data_mode == 'online' else None
+    sampler = (OnlineSampler(G, cfg.k, cfg.batch_size, cfg.data_seed, device, cfg.composition)
+               if cfg.data_mode == 'online' else None)
     task = SequenceTask(G, torch.as_tensor(x, dtype=dtype, device=device), cfg.k, train, test, sampler,
-                        f"{G.name} k={cfg.k} {cfg.model}")
+                        f"{G.name} k={cfg.k} {cfg.model}", cfg.composition)
     x_tr, y_tr = task.encode_batch(torch.as_tensor(train, device=device), cfg.return_all_outputs)
     x_te, y_te = task.encode_batch(torch.as_tensor(test, device=device), cfg.return_all_outputs)
     model = make_sequence_model(cfg, G.order).to(dtype).to(device)
-    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.adam_lr, cfg.betas, cfg.weight_decay,
-                                  cfg.degree, cfg.grad_clip)
+    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.betas, cfg.weight_decay, cfg.degree,
+                                  cfg.grad_clip, cfg.scaling_factor, cfg.hybrid_lr)
     opt.sampler = sampler
+    if cfg.offline_batches: opt.batches = torch.Generator().manual_seed(cfg.data_seed + 3)
     sched = make_scheduler(opt, cfg.lr_decay_type, cfg.num_epochs, cfg.lr_decay_step, cfg.lr_decay_rate)
     return RunParts(cfg, task, np.arange(len(train)), np.arange(len(test)), x_tr, y_tr, x_te, y_te, model, opt, sched,
                     F.mse_loss, device, sequence_loss_step, sequence_metrics, task.name)
 
+# %% ../../nbs/12c_sequence_run.ipynb #e30bdfe0
 def training_batch(parts: RunParts) -> tuple[torch.Tensor, torch.Tensor]:
     "The full training set, or a fresh online batch from the run's sampler (ensemble members share it, as they share `data_seed`)."
     if parts.task.sampler is None: return parts.x_train, parts.y_train
     return parts.task.encode_batch(parts.task.sampler.sample()[0], parts.config.return_all_outputs)
 
 def reduction_stop(value: float, initial: float | None, threshold: float) -> tuple[float, bool]:
-    "Seed 003's early stop, checked every `eval_interval` steps: (the initial loss, whether `value` is at most threshold x it)."
+    "Seed 003's early stop: (the initial loss, whether `value` has fallen by at least `threshold` of it, 1 - value/initial >= threshold)."
     if initial is None: return value, False
-    return initial, value <= threshold * initial
+    return initial, initial > 0 and 1.0 - value / initial >= threshold
+
+def uses_minibatches(parts: RunParts) -> bool:
+    "Whether an epoch of this run is several steps: `offline_batches` on exhaustive / sampled data larger than a batch."
+    cfg = parts.config
+    return cfg.offline_batches and cfg.data_mode != 'online' and len(parts.x_train) > cfg.batch_size
+
+def minibatch_epoch(parts: RunParts) -> tuple[torch.Tensor, torch.Tensor]:
+    "Seed 003's offline epoch: every shuffled mini-batch but the last stepped here; (the last one's loss, the epoch's mean loss)."
+    opt, n = parts.optimizer, len(parts.x_train)
+    order = torch.randperm(n, generator=opt.batches).to(parts.device).split(parts.config.batch_size)
+    total = torch.zeros((), device=parts.device)
+    for idx in order[:-1]:
+        opt.zero_grad()
+        loss = parts.loss_fn(parts.model(parts.x_train[idx]), parts.y_train[idx])
+        loss.backward()
+        opt.batch_step()
+        total += loss.detach()
+    opt.zero_grad()
+    last = parts.loss_fn(parts.model(parts.x_train[order[-1]]), parts.y_train[order[-1]])
+    return last, (total + last.detach()) / len(order)
 
 def sequence_loss_step(parts: RunParts) -> torch.Tensor:
-    "Training loss (full training set, or a fresh online batch); marks the optimizer stopped at `reduction_threshold`."
+    "Training loss of the epoch's (last) step; flags the early stop at `reduction_threshold` (it takes effect after the step)."
     opt, cfg = parts.optimizer, parts.config
     if opt.stopped_at is not None:
         return torch.zeros((), device=parts.device, requires_grad=True)    # nothing left to do: no forward pass
-    x, y = training_batch(parts)
-    loss = parts.loss_fn(parts.model(x), y)
-    if cfg.reduction_threshold is not None and opt.steps % cfg.eval_interval == 0:
-        opt.initial_loss, stop = reduction_stop(loss.item(), opt.initial_loss, cfg.reduction_threshold)
-        if stop: opt.stopped_at = opt.steps
+    if uses_minibatches(parts):
+        if cfg.reduction_threshold is not None and opt.initial_loss is None:    # L_0: the loss before training
+            with torch.no_grad(): opt.initial_loss = parts.loss_fn(parts.model(parts.x_train), parts.y_train).item()
+        loss, mean = minibatch_epoch(parts)
+    else:
+        x, y = training_batch(parts)
+        loss = mean = parts.loss_fn(parts.model(x), y)
+    if cfg.reduction_threshold is not None:
+        opt.initial_loss, opt.stop_pending = reduction_stop(mean.item(), opt.initial_loss, cfg.reduction_threshold)
     return loss
 
+# %% ../../nbs/12c_sequence_run.ipynb #bc785f0b
 @torch.no_grad()
 def sequence_metrics(parts: RunParts, x: torch.Tensor, y: torch.Tensor) -> dict:
     "Loss, nearest-translate accuracy and (train split) mean output power per real irrep, as device tensors."
@@ -293,8 +400,14 @@ def sequence_run_name(cfg: SequenceConfig) -> str:
     "Folder name of a sequence run: `seq_`, the options that differ from the defaults (no ':'), a hash (`config.run_name`)."
     return run_name(cfg, prefix='seq_', drop=':')
 
-def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, progress: bool = True, **overrides):
+def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, progress: bool = True,
+                   config_file=None, # a YAML/JSON file of options, or one of seed 003's configuration files
+                   **overrides):
     "Train one sequence model with the package's loop; write staircase.json and staircase.png into `run_dir`."
+    if config_file is not None:
+        if config is not None: raise ValueError("config_file: got a file and a config; allowed: one of them")
+        config = read_config_file(config_file)
+        if 'preset' in config: overrides = dict(preset=config.pop('preset')) | overrides
     cfg = config if isinstance(config, SequenceConfig) and not overrides else make_sequence_config(config, **overrides)
     return add_staircase(fit(cfg, build_sequence_run, run_dir, progress))
 
@@ -310,12 +423,13 @@ def add_staircase(result):
         plt.close(fig)
     return result
 
-def _read_config_file(path: str) -> dict:
-    "Flat key -> value dict from a YAML or JSON file (nested sections are merged)."
+def read_config_file(path) -> dict:
+    "Flat key -> value dict from a YAML or JSON file (nested sections merged), or a seed 003 file translated."
     import yaml
     data = yaml.safe_load(Path(path).read_text())
     if not isinstance(data, dict):
-        raise ValueError(f"config file {path!r}: expected a mapping of keys to values")
+        raise ValueError(f"config file {str(path)!r}: expected a mapping of keys to values")
+    if is_seed003_config(data): return read_seed003_config(path)
     flat = {}
     for k, v in data.items():
         if isinstance(v, dict): flat.update(v)
@@ -323,12 +437,12 @@ def _read_config_file(path: str) -> dict:
     return flat
 
 def run_sequence(tokens, out: str | None = None, progress: bool = True) -> int:
-    "CLI entry: `key=value` tokens (`preset=d3 hidden=90 ...`) or one config file path; train, report, exit status."
+    "CLI entry: `key=value` tokens (`preset=d3 hidden=90 ...`), or a config file path then overrides; train, report, exit status."
     import sys
     tokens = list(tokens)
     try:
-        if len(tokens) == 1 and '=' not in tokens[0]:
-            spec = _read_config_file(tokens[0])
+        if tokens and '=' not in tokens[0]:     # a file (this package's keys, or a seed 003 file), then overrides
+            spec = read_config_file(tokens[0]) | parse_overrides(tokens[1:], example='num_epochs=10')
         else:
             spec = parse_overrides(tokens, example='preset=d3 hidden=90')
         cfg = make_sequence_config(spec, **({'preset': spec.pop('preset')} if 'preset' in spec else {}))
