@@ -162,8 +162,8 @@ def seed_style_sequence_train(parts, num_epochs: int, eval_interval: int) -> tup
     from group_agf.sequential.models import make_sequence_optimizer
     cfg, model = parts.config, parts.model
     loader = DataLoader(TensorDataset(parts.x_train, parts.y_train), batch_size=len(parts.x_train), shuffle=False)
-    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.adam_lr, cfg.betas, cfg.weight_decay,
-                                  cfg.degree, cfg.grad_clip)
+    opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.betas, cfg.weight_decay,
+                                  cfg.degree, cfg.grad_clip, cfg.scaling_factor, cfg.hybrid_lr)
     losses, snapshots = [], []
     for epoch in range(num_epochs):
         if epoch % eval_interval == 0:
