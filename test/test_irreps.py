@@ -20,7 +20,7 @@ def test_irrep_and_progress_reports_on_a_run_folder(tmp_path):
     json.dumps(info)                                             # ready for summary.json
     assert len(info['key_irreps']) == len(info['key_frequencies']) > 0
     assert set(info['key_frequencies']) <= set(range(1, 7))
-    assert irrep_lines(info)[-1] == f"irreps figure: {tmp_path.resolve() / 'irreps.png'}"
+    assert irrep_lines(info)[-1] == f"figures: {tmp_path.resolve() / 'curves.png'} and {tmp_path.resolve() / 'irreps.png'}"
     progress = write_progress_report(tmp_path, run)
     assert progress['n_checkpoints'] == 7 and (tmp_path / 'progress.png').exists()
     summary = read_json(tmp_path / 'summary.json')
