@@ -146,7 +146,8 @@ def load_spec(spec) -> SweepSpec:
         spec = _yaml(spec, 'spec')
     if not isinstance(spec, dict):
         raise ValueError(f"spec{' ' + source if source else ''}: got {reprlib.repr(spec)}; allowed: a mapping (YAML) of {', '.join(SPEC_KEYS)}")
-    if is_seed003_sweep(spec): spec = seed003_sweep_spec(spec, source)     # seed 003's sweep format (12f_seed_configs)
+    if is_seed003_sweep(spec):                  # seed 003's sweep format (12f_seed_configs)
+        spec = seed003_sweep_spec(spec, source, check=make_sequence_config)
     where = f" (in {source})" if source else ''
     try:
         return _parse_spec(spec, source)

@@ -194,9 +194,12 @@ def _base_config(path: str, source: Path | None) -> dict:
     return yaml.safe_load(found.read_text())
 
 # %% ../../nbs/12f_seed_configs.ipynb #258d4cc9
-def seed003_sweep_spec(data: dict, source=None, verbose: bool = True) -> dict:
+def seed003_sweep_spec(data: dict, # a seed 003 sweep file's contents (`base_config`, `n_seeds`, `experiments` or `parameter_grid`)
+                       source=None, # the sweep file's path (its `base_config` is looked up from its folder upwards)
+                       verbose: bool = True, # print the runs left out
+                       check=None, # raises ValueError for options this package cannot train (sweep_plan passes make_sequence_config)
+                      ) -> dict:
     "This package's sweep spec (kind sequence) for a seed 003 sweep file: one experiment per run and seed."
-    from group_agf.sequential.run import make_sequence_config
     for key in data:
         if key not in SEED003_SWEEP_KEYS:
             raise ValueError(f"seed 003 sweep: unknown key {key!r}; allowed: {', '.join(SEED003_SWEEP_KEYS)}")
@@ -211,7 +214,8 @@ def seed003_sweep_spec(data: dict, source=None, verbose: bool = True) -> dict:
             cfg = deep_merge(deep_merge(base, over), {'data': {'seed': seed}})
             cfg['data'].pop('dimension', None)
             opts, _ = seed003_options(cfg)
-            try: make_sequence_config(opts)
+            try:
+                if check is not None: check(opts)
             except ValueError as e:
                 if verbose: print(f"seed 003 sweep: {name} seed {seed} left out (seed 003 cannot train it either): {e}")
                 continue
