@@ -201,6 +201,8 @@ def _canonical(values: dict) -> dict:
 def config_differences(stored: dict, cfg) -> dict:
     "{key: (stored value, requested value)} for every field where a stored config dict differs from config `cfg`."
     bookkeeping = set(cfg.to_dict()) - set(run_identity(cfg))      # e.g. max_wall_s: may change between calls
+    upgrade = getattr(type(cfg), 'upgrade_stored', None)            # a config class's older formats, read as the current one
+    if upgrade is not None: stored = upgrade(dict(stored))
     requested = _canonical(run_identity(cfg))
     stored = _canonical({k: v for k, v in (type(cfg)().to_dict() | dict(stored)).items() if k not in bookkeeping})
     return {k: (stored.get(k), requested.get(k)) for k in dict.fromkeys([*requested, *stored])

@@ -119,6 +119,11 @@ class SequenceConfig:
         "The configuration as a plain dict (JSON-serializable)."
         return dataclasses.asdict(self)
 
+    @staticmethod
+    def upgrade_stored(stored: dict) -> dict:
+        "A run folder's stored config dict in the current format (a format-1 folder resumes under format 2)."
+        return migrate_sequence_config(stored, verbose=False)
+
 # %% ../../nbs/12c_sequence_run.ipynb #23853825
 _SEQ_FIELDS = {f.name: f for f in fields(SequenceConfig)}
 
