@@ -158,11 +158,10 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
     run_dir = Path(result.run_dir)
     write_csv(run_dir / 'metrics.csv', result.history)
     if checkpoint is not None: write_checkpoint(run_dir, checkpoint)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure                      # outside pyplot: no pyplot import, nothing to close
     from group_agf.viz import plot_training_curves
-    fig = plot_training_curves(result.history, title=result.summary['task'])
+    fig = plot_training_curves(result.history, title=result.summary['task'], figure=Figure)
     atomic_write(run_dir / 'curves.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
-    plt.close(fig)
     marker = run_dir / OUT_OF_TIME
     if result.summary['status'] == 'out_of_time':              # unfinished: the next call resumes from the checkpoint
         return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))

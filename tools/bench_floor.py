@@ -1,6 +1,6 @@
 """Timings against their floors, measured side by side (issue 16), printed as ratios with the machine's load.
 
-    python tools/bench_floor.py [step] [epoch] [cli] [fourier]      (default: all four)
+    python tools/bench_floor.py [--cpu] [step] [epoch] [cli] [fourier]      (default: all four, wall time)
 
 - step: one training step of the CoGS setting (M=71, hidden 512, 10% test, Adam, sqr, MSE) against its three
   matrix products alone (h@V.T, g.T@h, g@V at the step's shapes), at 1 and at 2 torch threads; the two are timed in
@@ -26,14 +26,16 @@ COGS = dict(M='71', hidden_size=512, activation='sqr', loss_func='mse', optim='a
 def load() -> str:
     return os.getloadavg().__repr__()
 
+CLOCK = time.perf_counter          # wall time; `--cpu`: this process's CPU time (steadier on a shared machine)
+
 def median_blocks(fns: dict, blocks: int = 7, per_block: int = 5) -> dict:
     "Median seconds per call of each function, timed in alternating blocks of `per_block` calls."
     times = {k: [] for k in fns}
     for _ in range(blocks):
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             for _ in range(per_block): f()
-            times[k].append((time.perf_counter() - t0) / per_block)
+            times[k].append((CLOCK() - t0) / per_block)
     return {k: statistics.median(v) for k, v in times.items()}
 
 def gemm_floor_fn(B: int, H: int, C: int, dtype=torch.float32):
@@ -120,7 +122,9 @@ def bench_fourier(n_signals: int = 10_000):
     return lines
 
 if __name__ == '__main__':
-    which = sys.argv[1:] or ['step', 'epoch', 'cli', 'fourier']
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {load()}", flush=True)
+    args = sys.argv[1:]
+    if '--cpu' in args: args.remove('--cpu'); CLOCK = time.process_time
+    which = args or ['step', 'epoch', 'cli', 'fourier']
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load {load()}, clock {CLOCK.__name__}", flush=True)
     for w in which:
         {'step': bench_step, 'epoch': bench_epoch, 'cli': bench_cli, 'fourier': bench_fourier}[w]()
