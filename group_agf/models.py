@@ -181,15 +181,16 @@ ACTIVATION_GRADS = {   # activation: (act of h written into a buffer, dL/dact ->
 
 class TwoLayerStep:
     "Losses, accuracies and gradients of S stacked two-layer networks (W (S, H, k·n), V (S, C, H)), by hand, chunk by chunk."
-    def __init__(self, activation: str, loss_func: str, n_tokens: int, chunk_bytes: int = 2**19):
+    def __init__(self, activation: str, loss_func: str, n_tokens: int, chunk_bytes: int = 2**20):
         self.activation = check_choice('activation', activation, ACTIVATIONS)
         self.loss_func = check_choice('loss_func', loss_func, ('mse', 'nll'))
-        self.n_tokens, self.chunk_bytes, self.workspace, self._rows = n_tokens, chunk_bytes, {}, (None, None)
+        self.n_tokens, self.chunk_bytes, self.workspace, self._rows = n_tokens, chunk_bytes, {}, (None,)
 
     def rows_per_chunk(self, S: int, B: int, H: int, like: torch.Tensor) -> int:
-        "Examples per chunk: one (S, rows, H) buffer of about `chunk_bytes` on a CPU, the whole batch on a GPU."
+        "Examples per chunk on a CPU: (rows, H) of a member in `chunk_bytes` per thread (shared by up to 4 members); a GPU: the batch."
         if like.device.type != 'cpu': return B
-        return max(16, min(B, self.chunk_bytes // (S * H * like.element_size())))
+        rows = self.chunk_bytes * torch.get_num_threads() // (min(S, 4) * H * like.element_size())   # a chunk per core
+        return min(B, max(64, rows))
 
     def _buffer(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
         "A reused flat buffer of at least `numel` elements (fresh large tensors cost page faults on every step)."
@@ -198,15 +199,19 @@ class TwoLayerStep:
             buf = self.workspace[name] = torch.empty(numel, dtype=like.dtype, device=like.device)
         return buf
 
-    def _table_rows(self, x: torch.Tensor, S: int) -> list:
-        "Per operand j, the rows (S, B) of the stacked (S·k·n, H) table that tokens x (S, B, k) select; cached for x."
-        ref, rows = self._rows
-        if ref is None or ref.data_ptr() != x.data_ptr() or ref.shape != x.shape or ref.stride() != x.stride():
-            k = x.shape[2]
-            base = torch.arange(S, device=x.device)[:, None] * (k * self.n_tokens)
-            rows = [x[..., j] + (base + j * self.n_tokens) for j in range(k)]
-            self._rows = (x, rows)          # holding x: its memory cannot be reused by other tokens meanwhile
-        return rows
+    def _chunks(self, x: torch.Tensor, y: torch.Tensor, rows: int, C: int) -> list:
+        "Per chunk of rows: (start, end, per operand the rows of the stacked table it gathers, the flat index of each target output)."
+        key = (rows, C) + tuple((t.data_ptr(), t.shape, t.stride()) for t in (x, y))
+        if self._rows[0] != key:
+            (S, B, k), n = x.shape, self.n_tokens
+            table_rows = [x[..., j] + (torch.arange(S, device=x.device)[:, None] * (k * n) + j * n) for j in range(k)]
+            chunks = []
+            for start in range(0, B, rows):
+                end = min(B, start + rows); b = end - start
+                at = (y[:, start:end] + torch.arange(S * b, device=y.device).view(S, b) * C).reshape(-1)
+                chunks.append((start, end, [r[:, start:end].reshape(-1) for r in table_rows], at))
+            self._rows = (key, chunks, x, y)   # holding x, y: their memory cannot be reused by other tensors meanwhile
+        return self._rows[1]
 
     def __call__(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool = True,
                  accuracy: bool = False) -> tuple:
@@ -214,7 +219,6 @@ class TwoLayerStep:
         S, H, kn = W.shape
         C, B = V.shape[1], x.shape[1]
         W, V, mse = W.detach(), V.detach(), self.loss_func == 'mse'
-        rows_of = self._table_rows(x, S)
         table = W.transpose(1, 2).contiguous().view(S * kn, H)
         top = (V - V.mean(1, keepdim=True) if mse else V).transpose(1, 2)    # mse: centred outputs from the product
         scale = (2.0 if mse else 1.0) / B                                       # dL/do = scale * delta
@@ -224,13 +228,14 @@ class TwoLayerStep:
             dtable = self._buffer('dtable', S * kn * H, W)[:S * kn * H].view(S * kn, H).zero_()
             dV = self._buffer('dV', S * C * H, W)[:S * C * H].view(S, C, H)
         rows = self.rows_per_chunk(S, B, H, W)
+        chunks = self._chunks(x, y, rows, C)
         hb, ab, db = (self._buffer(name, S * rows * H, W) for name in ('h', 'a', 'd'))
-        ob, neg = self._buffer('o', S * rows * C, W), self._buffer('neg', S * rows, W).fill_(-1.0)
+        whole = S == 1 and mse                    # one member's delta rows side by side: its loss in one product at the end
+        ob, neg = self._buffer('o', S * (B if whole else rows) * C, W), self._buffer('neg', S * rows, W).fill_(-1.0)
         losses = torch.zeros(S, dtype=W.dtype, device=W.device)
         correct = torch.zeros(S, dtype=torch.long, device=W.device) if accuracy else None
-        for start in range(0, B, rows):
-            end = min(B, start + rows); b = end - start
-            idx = [r[:, start:end].reshape(-1) for r in rows_of]
+        for start, end, idx, at in chunks:
+            b = end - start
             h, a, d = (buf[:S * b * H].view(S, b, H) for buf in (hb, ab, db))
             torch.index_select(table, 0, idx[0], out=h.view(S * b, H))
             for j in range(1, len(idx)):
@@ -241,12 +246,12 @@ class TwoLayerStep:
                     leaf = h.detach().requires_grad_()
                     act = ACTIVATIONS[self.activation](leaf)
                 a.copy_(act.detach())
-            o = torch.bmm(a, top, out=ob[:S * b * C].view(S, b, C))
+            o = torch.bmm(a, top, out=(ob[start * C:end * C] if whole else ob[:S * b * C]).view(S, b, C))
             target = y[:, start:end, None]
             if accuracy: correct += (o.argmax(2) == target[..., 0]).sum(1)
             if mse:                                                           # o -> delta, in place
-                o.add_(1.0 / C).scatter_add_(2, target, neg[:S * b].view(S, b, 1))
-                losses += torch.linalg.vecdot(o.view(S, -1), o.view(S, -1))
+                o.add_(1.0 / C).view(-1).index_add_(0, at, neg[:S * b])
+                if not whole: losses += torch.linalg.vecdot(o.view(S, -1), o.view(S, -1))
             else:
                 lse = o.logsumexp(2, keepdim=True)
                 losses += (lse - o.gather(2, target)).sum((1, 2))
@@ -259,6 +264,7 @@ class TwoLayerStep:
             else: d.copy_(torch.autograd.grad(act, leaf, d)[0])
             for j in range(len(idx)):
                 dtable.index_add_(0, idx[j], d.view(S * b, H))
+        if whole: losses = torch.dot(ob[:B * C], ob[:B * C]).view(1)
         acc = correct.float() / B if accuracy else None                     # float32, as `(pred == y).float().mean()`
         if not grads: return losses / B, acc, None, None
         return losses / B, acc, dtable.view(S, kn, H).transpose(1, 2), dV.mul_(scale)
