@@ -184,7 +184,7 @@ class TwoLayerStep:
     def __init__(self, activation: str, loss_func: str, n_tokens: int, chunk_bytes: int = 2**20):
         self.activation = check_choice('activation', activation, ACTIVATIONS)
         self.loss_func = check_choice('loss_func', loss_func, ('mse', 'nll'))
-        self.n_tokens, self.chunk_bytes, self.workspace, self._rows = n_tokens, chunk_bytes, {}, (None,)
+        self.n_tokens, self.chunk_bytes, self.workspace, self._plans = n_tokens, chunk_bytes, {}, {}
 
     def rows_per_chunk(self, S: int, B: int, H: int, like: torch.Tensor) -> int:
         "Examples per chunk on a CPU: (rows, H) of a member in `chunk_bytes` per thread (shared by up to 4 members); a GPU: the batch."
@@ -202,7 +202,7 @@ class TwoLayerStep:
     def _chunks(self, x: torch.Tensor, y: torch.Tensor, rows: int, C: int) -> list:
         "Per chunk of rows: (start, end, per operand the rows of the stacked table it gathers, the flat index of each target output)."
         key = (rows, C) + tuple((t.data_ptr(), t.shape, t.stride()) for t in (x, y))
-        if self._rows[0] != key:
+        if key not in self._plans:
             (S, B, k), n = x.shape, self.n_tokens
             table_rows = [x[..., j] + (torch.arange(S, device=x.device)[:, None] * (k * n) + j * n) for j in range(k)]
             chunks = []
@@ -210,8 +210,9 @@ class TwoLayerStep:
                 end = min(B, start + rows); b = end - start
                 at = (y[:, start:end] + torch.arange(S * b, device=y.device).view(S, b) * C).reshape(-1)
                 chunks.append((start, end, [r[:, start:end].reshape(-1) for r in table_rows], at))
-            self._rows = (key, chunks, x, y)   # holding x, y: their memory cannot be reused by other tensors meanwhile
-        return self._rows[1]
+            if len(self._plans) >= 4: self._plans.clear()     # e.g. an ensemble's train and test splits: two plans
+            self._plans[key] = (chunks, x, y)   # holding x, y: their memory cannot be reused by other tensors meanwhile
+        return self._plans[key][0]
 
     def __call__(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool = True,
                  accuracy: bool = False) -> tuple:
@@ -273,7 +274,8 @@ class TwoLayerStep:
         "Loss and (if asked) accuracy of one `GroupArithmeticNet` on (x, y), its `W`, `V` gradients set as by `backward`."
         Wp, Vp = model.W.weight, model.V.weight
         losses, acc, dW, dV = self(Wp[None], Vp[None], x[None], y[None], True, accuracy)
-        Wp.grad, Vp.grad = dW[0], dV[0]
+        gW = self._buffer('gW', Wp.numel(), Wp)[:Wp.numel()].view_as(Wp)   # W's own layout, as optimizers expect of a grad
+        Wp.grad, Vp.grad = gW.copy_(dW[0]), dV[0]
         return losses[0], None if acc is None else acc[0]
 
 def hand_step(model: nn.Module, loss_func: str) -> TwoLayerStep | None:

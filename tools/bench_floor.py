@@ -11,7 +11,7 @@
 
 The machine may be shared: the script prints `uptime`'s load with each number; compare ratios, not times.
 """
-import os, statistics, subprocess, sys, tempfile, time
+import os, resource, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def bench_epoch(num_epochs: int = 60, repeats: int = 3):
     t = {'every': [], 'once': []}
     for _ in range(repeats):
         for k, c in (('once', once), ('every', every)):
-            t0 = time.perf_counter(); train(c, progress=False); t[k].append((time.perf_counter() - t0) / num_epochs)
+            t0 = CLOCK(); train(c, progress=False); t[k].append((CLOCK() - t0) / num_epochs)
     e, o = statistics.median(t['every']), statistics.median(t['once'])
     line = (f"epoch threads=1: metrics every epoch {e*1e3:.2f} ms/epoch, logged once {o*1e3:.2f} ms/epoch, "
             f"overhead {100*(e/o-1):.1f}%  ({num_epochs} epochs incl. setup; load {load()})")
@@ -83,22 +83,24 @@ def bench_epoch(num_epochs: int = 60, repeats: int = 3):
 def bench_cli(repeats: int = 3):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1', MPLBACKEND='Agg')
     args = ['M=71', 'hidden_size=512', 'activation=sqr', 'loss_func=mse', 'test_size=0.1', 'num_epochs=1', 'device=cpu']
+    def run(cmd, cwd):
+        r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.perf_counter() - t0, r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
     t = {'torch': [], 'train': []}
     with tempfile.TemporaryDirectory() as d:
         for i in range(repeats):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, '-c', 'import torch'], check=True, env=env)
-            t['torch'].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, '-c', 'import sys; from group_agf.cli import main; sys.exit(main())', 'train',
-                            *args, '--no-progress', '--out', f'{d}/run{i}'], check=True, env=env, cwd=d,
-                           stdout=subprocess.DEVNULL)
-            t['train'].append(time.perf_counter() - t0)
-    a, b = statistics.median(t['torch']), statistics.median(t['train'])
-    line = (f"cli   one-epoch `group-agf train` {b:.2f} s, `python -c 'import torch'` {a:.2f} s, "
-            f"difference {b-a:.2f} s  (medians of {repeats}; load {load()})")
-    print(line, flush=True)
-    return [line]
+            t['torch'].append(run([sys.executable, '-c', 'import torch'], d))
+            t['train'].append(run([sys.executable, '-c', 'import sys; from group_agf.cli import main; sys.exit(main())',
+                                   'train', *args, '--no-progress', '--out', f'{d}/run{i}'], d))
+    lines = []
+    for c, name in ((0, 'wall'), (1, 'CPU')):
+        a, b = (statistics.median(x[c] for x in t[k]) for k in ('torch', 'train'))
+        lines.append(f"cli   {name} time: one-epoch `group-agf train` {b:.2f} s, `python -c 'import torch'` {a:.2f} s, "
+                     f"difference {b-a:.2f} s  (medians of {repeats}; load {load()})")
+        print(lines[-1], flush=True)
+    return lines
 
 def bench_fourier(n_signals: int = 10_000):
     from group_agf.groups import symmetric
