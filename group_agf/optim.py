@@ -16,8 +16,8 @@ from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
 __all__ = ['SGD', 'Adam', 'AdamW', 'NS_COEFFICIENTS', 'OPTIMIZERS', 'SCHEDULES', 'EagerMethods', 'eager', 'newton_schulz5',
-           'Muon', 'MultiOptimizer', 'make_optimizer', 'MultiScheduler', 'make_scheduler', 'centred_onehot',
-           'ridge_readout', 'set_readout_', 'check_set_weight_reg']
+           'Muon', 'MultiOptimizer', 'fused_if_supported', 'make_optimizer', 'MultiScheduler', 'make_scheduler',
+           'centred_onehot', 'ridge_readout', 'set_readout_', 'check_set_weight_reg']
 
 # %% ../nbs/05_optim.ipynb #0c86dcb9
 class EagerMethods:
@@ -144,6 +144,14 @@ class MultiOptimizer:
 # %% ../nbs/05_optim.ipynb #28245c76
 OPTIMIZERS = ('sgd', 'adam', 'adamw', 'muon')
 
+def fused_if_supported(cls, params, **kw):
+    "`cls(params, fused=True, **kw)` (one kernel per parameter) where torch has it for these parameters, else `cls(params, **kw)`."
+    params = list(params)
+    if all(p.is_floating_point() for p in params):     # complex weights: torch checks that only at the first step
+        try: return cls(params, fused=True, **kw)
+        except (RuntimeError, ValueError, TypeError): pass      # a torch or device without the kernel
+    return cls(params, **kw)
+
 def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
                    optim: str = 'adam',            # one of `OPTIMIZERS`
                    learning_rate: float = 1e-3,
@@ -164,9 +172,9 @@ def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
     if optim == 'sgd':
         return MultiOptimizer([SGD(params, lr=lr, momentum=momentum, weight_decay=wd)])
     if optim == 'adam':
-        return MultiOptimizer([Adam(params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(Adam, params, lr=lr, weight_decay=wd)])
     if optim == 'adamw':
-        return MultiOptimizer([AdamW(params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(AdamW, params, lr=lr, weight_decay=wd)])
     blocks = model.num_of_ops if getattr(model, 'use_inner_product_act', False) else 1
     groups = [dict(params=[model.first.weight], column_blocks=blocks)]
     if len(model.other_layers):
