@@ -72,7 +72,8 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
 
 # %% ../nbs/10_cli.ipynb #693031f5
 BENCHMARKS = {'all': 'benchmark_all', 'fourier': 'benchmark_fourier', 'train': 'benchmark_training',
-              'ensemble': 'benchmark_ensemble', 'sequence': 'benchmark_sequence'}
+              'ensemble': 'benchmark_ensemble', 'sequence': 'benchmark_sequence', 'step': 'benchmark_step',
+              'metrics': 'benchmark_metrics'}
 
 def _add_multirun_args(p: argparse.ArgumentParser):
     "The `-m` flag of `train` and `sequence`, and where a multirun's runs execute."

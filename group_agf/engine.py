@@ -44,6 +44,8 @@ class RunParts:
     loss_step: typing.Callable = None       # loss_step(parts) -> training loss with graph (forward on the train split)
     split_metrics: typing.Callable = None   # split_metrics(parts, x, y) -> {'loss': t, 'acc': t, ...} as device tensors
     name: str = ''
+    grad_step: typing.Callable = None       # optional: grad_step(parts, accuracy) -> (train loss, train accuracy or None),
+                                            # the parameters' .grad set without autograd (`models.TwoLayerStep`)
 
 class TrainingDiverged(RuntimeError):
     "Raised when the loss becomes NaN or infinite; the run folder keeps the record."
@@ -156,11 +158,10 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
     run_dir = Path(result.run_dir)
     write_csv(run_dir / 'metrics.csv', result.history)
     if checkpoint is not None: write_checkpoint(run_dir, checkpoint)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure                      # outside pyplot: no pyplot import, nothing to close
     from group_agf.viz import plot_training_curves
-    fig = plot_training_curves(result.history, title=result.summary['task'])
+    fig = plot_training_curves(result.history, title=result.summary['task'], figure=Figure)
     atomic_write(run_dir / 'curves.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
-    plt.close(fig)
     marker = run_dir / OUT_OF_TIME
     if result.summary['status'] == 'out_of_time':              # unfinished: the next call resumes from the checkpoint
         return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))
@@ -194,6 +195,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
     t0 = t_call - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
                desc=parts[0].name + (f' x{S}' if S > 1 else ''), leave=False, mininterval=1.0)
+    csv_written = [time.perf_counter()] * S                # metrics.csv: rewritten at most once a second while running
     for epoch in bar:
         stopped, late = members.stopped(), out_of_time(cfg, time.perf_counter() - t_call)
         if not (late or epoch == start or epoch % cfg.eval_interval == 0 or epoch == cfg.num_epochs
@@ -210,9 +212,11 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
             for s in (s for s in range(S) if due[s]):
                 histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
-                if run_dirs[s] is not None: write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s])
-            bar.set_postfix({k: f"{histories[0][-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc')
-                             if histories[0] and k in histories[0][-1]})
+                if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
+                    write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
+            if progress:
+                bar.set_postfix({k: f"{histories[0][-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc')
+                                 if histories[0] and k in histories[0][-1]}, refresh=False)
         # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
         for s in range(S):
             if status[s] != 'running' or not (histories[s] and histories[s][-1]['epoch'] == epoch): continue
@@ -237,19 +241,30 @@ def _checkpoint_running(members: Members, run_dirs: list, status: list, watch: N
     for s, d in enumerate(run_dirs):
         if d is not None and status[s] == 'running' and clean[s] is None:
             write_checkpoint(d, members.checkpoint(s, epoch, histories[s]))
+            write_csv(Path(d) / 'metrics.csv', histories[s])
 
 # %% ../nbs/05c_engine.ipynb #73dc139b
 class SingleRun:
-    "One run of any family that builds `RunParts` (arithmetic or sequence), trained by autograd: the loop's S = 1."
+    "One run of any family that builds `RunParts` (arithmetic or sequence), trained by autograd or its `grad_step`: the loop's S = 1."
     def __init__(self, parts: RunParts):
-        self.parts = [parts]
+        self.parts, self.pending = [parts], None     # pending: the loss whose gradients `metrics` already set
 
-    def step(self) -> torch.Tensor:
-        "One full-batch step: loss, backward, optimizer step, the model's projections (if any), schedule."
+    def _gradients(self) -> torch.Tensor:
+        "The training loss, the parameters' gradients set (by `grad_step` if the family gives one, else by autograd)."
         p = self.parts[0]
+        if self.pending is not None:
+            loss, self.pending = self.pending, None
+            return loss
+        if p.grad_step is not None: return p.grad_step(p, False)[0]
         p.optimizer.zero_grad()
         loss = p.loss_step(p)
         loss.backward()
+        return loss
+
+    def step(self) -> torch.Tensor:
+        "One full-batch step: loss and gradients, optimizer step, the model's projections (if any), schedule."
+        p = self.parts[0]
+        loss = self._gradients()
         p.optimizer.step()
         if hasattr(p.model, 'post_step_'): p.model.post_step_()
         p.scheduler.step()
@@ -261,7 +276,11 @@ class SingleRun:
     def metrics(self) -> list[dict]:
         "The train and test splits' metrics (`parts.split_metrics`) and the learning rate, as one row of floats."
         p, values = self.parts[0], {}
-        for split, x, y in (('train', p.x_train, p.y_train), ('test', p.x_test, p.y_test)):
+        splits = [('train', p.x_train, p.y_train), ('test', p.x_test, p.y_test)]
+        if p.grad_step is not None:          # the train split's metrics from the next step's own forward pass
+            loss, acc = p.grad_step(p, True)
+            values, splits, self.pending = {'train_loss': loss, 'train_acc': acc}, splits[1:], loss.detach()
+        for split, x, y in splits:
             for k, v in p.split_metrics(p, x, y).items():
                 values[f'{split}_{k}' if k in ('loss', 'acc') else k] = v
         return [{k: float(v) for k, v in values.items()} | {'lr': p.optimizer.param_groups[0]['lr']}]
@@ -274,7 +293,7 @@ class SingleRun:
 
     def restore(self, states: list[dict]):
         "Model, optimizer and schedule from a checkpoint."
-        p, state = self.parts[0], states[0]
+        p, state, self.pending = self.parts[0], states[0], None
         p.model.load_state_dict(state['model']); p.optimizer.load_state_dict(state['optimizer'])
         p.scheduler.load_state_dict(state['scheduler'])
 

@@ -10,14 +10,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .models import ACTIVATIONS, projected_mse_terms
+from .models import ACTIVATIONS, TwoLayerStep, projected_mse_terms
 from .rundir import open_run_dirs
 from .engine import SingleRun, TrainResult, train_members
 from .train import TrainConfig, build_run, make_config
 
 # %% auto #0
-__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'ACTIVATION_GRADS', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses',
-           'loss_and_output_grad', 'EnsembleOptimizer', 'ArithmeticMembers', 'xs_ys', 'train_ensemble']
+__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses', 'EnsembleOptimizer',
+           'ArithmeticMembers', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -53,7 +53,7 @@ class EnsembleNet(torch.nn.Module):
         super().__init__()
         self.W = torch.nn.Parameter(torch.stack([m.W.weight.detach() for m in models]).clone())
         self.V = torch.nn.Parameter(torch.stack([m.V.weight.detach() for m in models]).clone())
-        self.activation, self.act, self.workspace = activation, ACTIVATIONS[activation], {}
+        self.activation, self.act, self.steps = activation, ACTIVATIONS[activation], {}
         m0 = models[0]
         self.n_tokens, self.num_of_ops, self.n_classes = m0.n_tokens, m0.num_of_ops, m0.n_classes
         S, kn = len(models), m0.num_of_ops * m0.n_tokens
@@ -66,48 +66,23 @@ class EnsembleNet(torch.nn.Module):
         h = F.embedding_bag((x + self.offsets).reshape(S * B, k), table, mode='sum').view(S, B, -1)
         return torch.bmm(self.act(h), self.V.transpose(1, 2))
 
-    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor, loss_func: str, active: torch.Tensor | None = None) -> torch.Tensor:
-        "Per-member training losses (S,) of inputs x (S, B, k) and targets y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
-        S, B, k = x.shape
-        H = self.W.shape[1]
-        W, V = self.W.detach(), self.V.detach()
-        table = W.transpose(1, 2).reshape(-1, H)                                # (S·k·n, H)
-        idx = (x + self.offsets).reshape(S * B, k)
-        h, dact = self._workspace('h', S, B, H), self._workspace('dact', S, B, H)
-        torch.index_select(table, 0, idx[:, 0], out=h.view(S * B, H))
-        for j in range(1, k):
-            h.view(S * B, H).add_(torch.index_select(table, 0, idx[:, j], out=dact.view(S * B, H)))
-        act, grad_act = self._activate(h)
-        # outputs as (S, C, B): MKL is faster with the long batch axis as the product's columns (C is small)
-        out = torch.bmm(V, act.transpose(1, 2), out=self._workspace('out', S, V.shape[1], B)).transpose(1, 2)
-        losses, dout = loss_and_output_grad(out, y, loss_func)
-        self.V.grad = torch.bmm(dout.transpose(1, 2), act)
-        dh = grad_act(torch.bmm(dout, V, out=dact)).view(S * B, H)
-        dtable = torch.zeros_like(table)
-        for j in range(k):
-            dtable.index_add_(0, idx[:, j], dh)
-        self.W.grad = dtable.view(S, -1, H).transpose(1, 2).contiguous()
+    def hand(self, loss_func: str) -> TwoLayerStep:
+        "The hand-written step (`models.TwoLayerStep`) for `loss_func`, with its reused buffers."
+        if loss_func not in self.steps: self.steps[loss_func] = TwoLayerStep(self.activation, loss_func, self.n_tokens)
+        return self.steps[loss_func]
+
+    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor, loss_func: str, active: torch.Tensor | None = None,
+                       accuracy: bool = False):
+        "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
+        losses, acc, self.W.grad, self.V.grad = self.hand(loss_func)(self.W, self.V, x, y, True, accuracy)
         if active is not None:     # no host synchronization: mask unconditionally
             for g in (self.W.grad, self.V.grad): g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
-        return losses
+        return (losses, acc) if accuracy else losses
 
-    def _workspace(self, name: str, *shape) -> torch.Tensor:
-        "A reusable buffer (fresh large allocations on the CPU cost page faults on every step)."
-        buf = self.workspace.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != self.W.dtype or buf.device != self.W.device:
-            buf = self.workspace[name] = torch.empty(shape, dtype=self.W.dtype, device=self.W.device)
-        return buf
-
-    def _activate(self, h: torch.Tensor):
-        "Activations of h and the function mapping dL/d(act) to dL/dh (in place where a closed form exists)."
-        if self.activation in ACTIVATION_GRADS:
-            forward, backward = ACTIVATION_GRADS[self.activation]
-            act = forward(h, self._workspace('act', *h.shape))
-            return act, lambda d: backward(d, h, act)
-        with torch.enable_grad():
-            leaf = h.detach().requires_grad_()
-            act = self.act(leaf)
-        return act.detach(), lambda d: torch.autograd.grad(act, leaf, d)[0]
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
+        "Per-member losses and accuracies (S,) on x (S, B, k), y (S, B): one pass, no gradients."
+        return self.hand(loss_func)(self.W, self.V, x, y, False, True)[:2]
 
     @torch.no_grad()
     def normalize_(self):
@@ -128,29 +103,6 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
         return F.cross_entropy(outputs.reshape(S * B, C), targets.reshape(-1), reduction='none').view(S, B).mean(1)
     square, at_target = projected_mse_terms(outputs - outputs.mean(dim=2, keepdim=True), targets)
     return square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / outputs.shape[2]
-
-def loss_and_output_grad(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-member losses (S,) and the gradient of their sum with respect to `outputs`, computed in place of `outputs`."
-    S, B, C = outputs.shape
-    target = targets[..., None]
-    if loss_func == 'nll':
-        lse = outputs.logsumexp(2, keepdim=True)
-        losses = (lse - outputs.gather(2, target)).squeeze(2).mean(1)
-        grad = outputs.sub_(lse).exp_()                                       # softmax
-        return losses, grad.scatter_add_(2, target, grad.new_full(target.shape, -1.0)).div_(B)
-    o = outputs.sub_(outputs.mean(dim=2, keepdim=True))
-    square, at_target = projected_mse_terms(o, targets)
-    losses = square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / C
-    return losses, o.add_(1 / C).scatter_add_(2, target, o.new_full(target.shape, -1.0)).mul_(2 / B)
-
-# %% ../nbs/06b_ensemble.ipynb #417677b9
-ACTIVATION_GRADS = {   # activation: (act of h written into a buffer, dL/dact -> dL/dh in place)
-    'sqr': (lambda h, out: torch.mul(h, h, out=out), lambda d, h, a: d.mul_(h).mul_(2)),
-    'relu': (lambda h, out: torch.clamp(h, min=0, out=out), lambda d, h, a: d.masked_fill_(h <= 0, 0)),
-    'relusqr': (lambda h, out: torch.clamp(h, min=0, out=out).square_(), lambda d, h, a: d.mul_(h.clamp(min=0)).mul_(2)),
-    'tanh': (lambda h, out: torch.tanh(h, out=out), lambda d, h, a: d.mul_(1 - a * a)),
-    'linear': (lambda h, out: out.copy_(h), lambda d, h, a: d),
-}
 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:
@@ -214,27 +166,30 @@ class ArithmeticMembers:
         self.ys = [torch.stack([p.y_train for p in self.parts]), torch.stack([p.y_test for p in self.parts])]
         self.opt = EnsembleOptimizer([self.net.W, self.net.V], c0.optim, [c.learning_rate for c in cfgs],
                                      [c.weight_decay for c in cfgs])
+        self.pending = None              # the losses whose gradients `metrics` already set
 
     def step(self) -> torch.Tensor:
         "Losses and gradients by hand, the batched optimizer step, the seed's projections; the members' losses (S,)."
-        losses = self.net.loss_and_grads(self.xs[0], self.ys[0], self.c0.loss_func, self.opt.active)
+        losses, self.pending = self.pending, None
+        if losses is None: losses = self.net.loss_and_grads(self.xs[0], self.ys[0], self.c0.loss_func, self.opt.active)
         self.opt.step()
         if self.c0.normalize: self.net.normalize_()
         if self.c0.scale_down_top: self.net.scale_down_top_()
         return losses
 
     def stopped(self) -> list: return [None] * len(self.parts)
-    def freeze(self, s: int): self.opt.active[s] = 0
+    def freeze(self, s: int):
+        self.opt.active[s] = 0
+        if self.pending is not None:                     # gradients set before the freeze: none for member s
+            for g in (self.net.W.grad, self.net.V.grad): g[s] = 0
 
-    @torch.no_grad()
     def metrics(self) -> list[dict]:
         "Train/test loss and accuracy and the learning rate of every member (one host synchronisation for all)."
-        vals = []
-        for x, y in xs_ys(self.xs, self.ys):
-            out = self.net(x)
-            vals += [member_losses(out, y, self.c0.loss_func), (out.argmax(2) == y).float().mean(1)]
-        if self.xs[1].shape[1] == 0:
-            vals[2:] = [torch.full_like(vals[0], float('nan'))] * 2
+        # the train split's from the next step's own forward pass, the test split's in one batched pass
+        vals = list(self.net.loss_and_grads(self.xs[0], self.ys[0], self.c0.loss_func, self.opt.active, accuracy=True))
+        self.pending = vals[0]
+        if self.xs[1].shape[1]: vals += self.net.evaluate(self.xs[1], self.ys[1], self.c0.loss_func)
+        else: vals += [torch.full_like(vals[0], float('nan'))] * 2
         table = torch.stack(vals, 1).cpu().tolist()
         lrs = (self.opt.lr * self.opt.active).flatten().tolist()
         return [dict(train_loss=a, train_acc=b, test_loss=c, test_acc=d, lr=float(l)) for (a, b, c, d), l in zip(table, lrs)]
@@ -253,6 +208,7 @@ class ArithmeticMembers:
 
     def restore(self, states: list[dict]):
         "Every member's weights and optimizer state from its checkpoint in `train`'s format."
+        self.pending = None
         with torch.no_grad():
             for s, (p, st) in enumerate(zip(self.parts, states)):
                 self.net.W[s] = st['model']['W.weight']; self.net.V[s] = st['model']['V.weight']
@@ -260,10 +216,6 @@ class ArithmeticMembers:
                 torch_opt = p.optimizer.optimizers[0]
                 self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
                 torch_opt.state.clear()
-
-def xs_ys(xs, ys):
-    "Pairs (x, y) of the train and (if non-empty) test split."
-    return [(xs[0], ys[0])] + ([(xs[1], ys[1])] if xs[1].shape[1] else [])
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:

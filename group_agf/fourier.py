@@ -253,10 +253,12 @@ class FourierBasis:
         n = group.order
         self.forward = np.concatenate([np.conj(np.swapaxes(r.matrices, 1, 2)).reshape(n, -1) for r in self.irreps], axis=1)
         self.forward_re, self.forward_im = self.forward.real.copy(), self.forward.imag.copy()
+        self.forward_ri = np.stack([self.forward_re, self.forward_im], -1).reshape(n, 2 * n)   # columns re, im, re, im...
         col_dim = np.repeat(self.dims, self.dims**2)
         self.inverse = (col_dim[:, None] * self.forward.conj().T) / n
         self.power_weights = np.zeros((n, len(self.irreps)))
         self.power_weights[np.arange(n), np.repeat(np.arange(len(self.irreps)), self.dims**2)] = col_dim / n
+        self.power_weights_ri = np.repeat(self.power_weights, 2, axis=0)      # |xF|^2 S from the interleaved product
         self.real_members = np.zeros((len(self.irreps), len(real_irreps(group))))
         for k, r in enumerate(real_irreps(group)):
             self.real_members[list(r.members), k] = 1.0
@@ -282,8 +284,10 @@ class FourierBasis:
         "All Fourier coefficients of signals x (..., n), flattened per irrep: (..., n) complex."
         if not self._is_real(x):
             return x @ self._mats(x, ('forward',))[0]
-        Fr, Fi = self._mats(x, ('forward_re', 'forward_im'))
-        return torch.complex(x @ Fr, x @ Fi) if isinstance(x, torch.Tensor) else (x @ Fr) + 1j * (x @ Fi)
+        y = x @ self._mats(x, ('forward_ri',))[0]                 # (..., 2n): (re, im) pairs, one real product
+        if isinstance(x, torch.Tensor):
+            return torch.view_as_complex(y.reshape(*y.shape[:-1], -1, 2))
+        return np.ascontiguousarray(y).view(np.complex64 if y.dtype == np.float32 else np.complex128)
 
     def split(self, flat):
         "Per-irrep coefficient matrices (..., d, d) of flattened coefficients."
@@ -294,8 +298,8 @@ class FourierBasis:
         "Power per irrep of signals x (..., n): (..., n_irreps), summing to ||x||^2."
         (S,) = self._mats(x, ('power_weights',))
         if self._is_real(x):
-            Fr, Fi = self._mats(x, ('forward_re', 'forward_im'))
-            return ((x @ Fr) ** 2 + (x @ Fi) ** 2) @ S
+            F, S2 = self._mats(x, ('forward_ri', 'power_weights_ri'))
+            return (x @ F) ** 2 @ S2
         flat = x @ self._mats(x, ('forward',))[0]
         return (flat.real ** 2 + flat.imag ** 2) @ S
 

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'COMPLEX_ACTIVATIONS', 'LOSSES', 'get_activation', 'GroupArithmeticNet', 'projected_mse_terms',
-           'projected_mse', 'nll', 'make_loss']
+__all__ = ['ACTIVATIONS', 'COMPLEX_ACTIVATIONS', 'LOSSES', 'ACTIVATION_GRADS', 'get_activation', 'GroupArithmeticNet',
+           'projected_mse_terms', 'projected_mse', 'nll', 'make_loss', 'TwoLayerStep', 'hand_step']
 
 # %% ../nbs/04_models.ipynb #b41e2aa5
 ACTIVATIONS = {
@@ -169,3 +169,117 @@ LOSSES = {'nll': nll, 'mse': projected_mse}
 def make_loss(name: str = 'nll'):
     "Seed 000's `loss_func`: 'nll' (cross-entropy) or 'mse' (the projected MSE)."
     return LOSSES[check_choice('loss_func', name, LOSSES)]
+
+# %% ../nbs/04_models.ipynb #fe183091
+ACTIVATION_GRADS = {   # activation: (act of h written into a buffer, dL/dact -> dL/dh / factor in place, factor)
+    'sqr': (lambda h, out: torch.mul(h, h, out=out), lambda d, h, a: d.mul_(h), 2.0),
+    'relu': (lambda h, out: torch.clamp(h, min=0, out=out), lambda d, h, a: d.masked_fill_(h <= 0, 0), 1.0),
+    'relusqr': (lambda h, out: torch.clamp(h, min=0, out=out).square_(), lambda d, h, a: d.mul_(h.clamp(min=0)), 2.0),
+    'tanh': (lambda h, out: torch.tanh(h, out=out), lambda d, h, a: d.mul_(1 - a * a), 1.0),
+    'linear': (lambda h, out: out.copy_(h), lambda d, h, a: d, 1.0),
+}
+
+class TwoLayerStep:
+    "Losses, accuracies and gradients of S stacked two-layer networks (W (S, H, k·n), V (S, C, H)), by hand, chunk by chunk."
+    def __init__(self, activation: str, loss_func: str, n_tokens: int, chunk_bytes: int = 2**20):
+        self.activation = check_choice('activation', activation, ACTIVATIONS)
+        self.loss_func = check_choice('loss_func', loss_func, ('mse', 'nll'))
+        self.n_tokens, self.chunk_bytes, self.workspace, self._plans = n_tokens, chunk_bytes, {}, {}
+
+    def rows_per_chunk(self, S: int, B: int, H: int, like: torch.Tensor) -> int:
+        "Examples per chunk on a CPU: (rows, H) of a member in `chunk_bytes` per thread (shared by up to 4 members); a GPU: the batch."
+        if like.device.type != 'cpu': return B
+        rows = self.chunk_bytes * torch.get_num_threads() // (min(S, 4) * H * like.element_size())   # a chunk per core
+        return min(B, max(64, rows))
+
+    def _buffer(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
+        "A reused flat buffer of at least `numel` elements (fresh large tensors cost page faults on every step)."
+        buf = self.workspace.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != like.dtype or buf.device != like.device:
+            buf = self.workspace[name] = torch.empty(numel, dtype=like.dtype, device=like.device)
+        return buf
+
+    def _chunks(self, x: torch.Tensor, y: torch.Tensor, rows: int, C: int) -> list:
+        "Per chunk of rows: (start, end, per operand the rows of the stacked table it gathers, the flat index of each target output)."
+        key = (rows, C) + tuple((t.data_ptr(), t.shape, t.stride()) for t in (x, y))
+        if key not in self._plans:
+            (S, B, k), n = x.shape, self.n_tokens
+            table_rows = [x[..., j] + (torch.arange(S, device=x.device)[:, None] * (k * n) + j * n) for j in range(k)]
+            chunks = []
+            for start in range(0, B, rows):
+                end = min(B, start + rows); b = end - start
+                at = (y[:, start:end] + torch.arange(S * b, device=y.device).view(S, b) * C).reshape(-1)
+                chunks.append((start, end, [r[:, start:end].reshape(-1) for r in table_rows], at))
+            if len(self._plans) >= 4: self._plans.clear()     # e.g. an ensemble's train and test splits: two plans
+            self._plans[key] = (chunks, x, y)   # holding x, y: their memory cannot be reused by other tensors meanwhile
+        return self._plans[key][0]
+
+    def __call__(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool = True,
+                 accuracy: bool = False) -> tuple:
+        "Losses (S,), accuracies (S,) or None, and dL/dW, dL/dV (None without `grads`) for tokens x (S, B, k), targets y (S, B)."
+        S, H, kn = W.shape
+        C, B = V.shape[1], x.shape[1]
+        W, V, mse = W.detach(), V.detach(), self.loss_func == 'mse'
+        table = W.transpose(1, 2).contiguous().view(S * kn, H)
+        top = (V - V.mean(1, keepdim=True) if mse else V).transpose(1, 2)    # mse: centred outputs from the product
+        scale = (2.0 if mse else 1.0) / B                                       # dL/do = scale * delta
+        forward, backward, factor = ACTIVATION_GRADS.get(self.activation, (None, None, 1.0))
+        if grads:
+            back = V * (scale * factor)
+            dtable = self._buffer('dtable', S * kn * H, W)[:S * kn * H].view(S * kn, H).zero_()
+            dV = self._buffer('dV', S * C * H, W)[:S * C * H].view(S, C, H)
+        rows = self.rows_per_chunk(S, B, H, W)
+        chunks = self._chunks(x, y, rows, C)
+        hb, ab, db = (self._buffer(name, S * rows * H, W) for name in ('h', 'a', 'd'))
+        whole = S == 1 and mse                    # one member's delta rows side by side: its loss in one product at the end
+        ob, neg = self._buffer('o', S * (B if whole else rows) * C, W), self._buffer('neg', S * rows, W).fill_(-1.0)
+        losses = torch.zeros(S, dtype=W.dtype, device=W.device)
+        correct = torch.zeros(S, dtype=torch.long, device=W.device) if accuracy else None
+        for start, end, idx, at in chunks:
+            b = end - start
+            h, a, d = (buf[:S * b * H].view(S, b, H) for buf in (hb, ab, db))
+            torch.index_select(table, 0, idx[0], out=h.view(S * b, H))
+            for j in range(1, len(idx)):
+                h.view(S * b, H).add_(torch.index_select(table, 0, idx[j], out=d.view(S * b, H)))
+            if forward is not None: forward(h, a)
+            else:
+                with torch.enable_grad():
+                    leaf = h.detach().requires_grad_()
+                    act = ACTIVATIONS[self.activation](leaf)
+                a.copy_(act.detach())
+            o = torch.bmm(a, top, out=(ob[start * C:end * C] if whole else ob[:S * b * C]).view(S, b, C))
+            target = y[:, start:end, None]
+            if accuracy: correct += (o.argmax(2) == target[..., 0]).sum(1)
+            if mse:                                                           # o -> delta, in place
+                o.add_(1.0 / C).view(-1).index_add_(0, at, neg[:S * b])
+                if not whole: losses += torch.linalg.vecdot(o.view(S, -1), o.view(S, -1))
+            else:
+                lse = o.logsumexp(2, keepdim=True)
+                losses += (lse - o.gather(2, target)).sum((1, 2))
+                if grads: o.sub_(lse).exp_().scatter_add_(2, target, neg[:S * b].view(S, b, 1))
+            if not grads: continue
+            if start == 0: torch.bmm(o.transpose(1, 2), a, out=dV)
+            else: dV.baddbmm_(o.transpose(1, 2), a)
+            torch.bmm(o, back, out=d)
+            if backward is not None: backward(d, h, a)
+            else: d.copy_(torch.autograd.grad(act, leaf, d)[0])
+            for j in range(len(idx)):
+                dtable.index_add_(0, idx[j], d.view(S * b, H))
+        if whole: losses = torch.dot(ob[:B * C], ob[:B * C]).view(1)
+        acc = correct.float() / B if accuracy else None                     # float32, as `(pred == y).float().mean()`
+        if not grads: return losses / B, acc, None, None
+        return losses / B, acc, dtable.view(S, kn, H).transpose(1, 2), dV.mul_(scale)
+
+    def set_grads(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, accuracy: bool = False) -> tuple:
+        "Loss and (if asked) accuracy of one `GroupArithmeticNet` on (x, y), its `W`, `V` gradients set as by `backward`."
+        Wp, Vp = model.W.weight, model.V.weight
+        losses, acc, dW, dV = self(Wp[None], Vp[None], x[None], y[None], True, accuracy)
+        gW = self._buffer('gW', Wp.numel(), Wp)[:Wp.numel()].view_as(Wp)   # W's own layout, as optimizers expect of a grad
+        Wp.grad, Vp.grad = gW.copy_(dW[0]), dV[0]
+        return losses[0], None if acc is None else acc[0]
+
+def hand_step(model: nn.Module, loss_func: str) -> TwoLayerStep | None:
+    "The hand-written step of a plain two-layer `GroupArithmeticNet` (real, no embedding, extra layers, products or batch norm), else None."
+    plain = (model.embedding is None and model.num_other_layers == 0 and not model.use_inner_product_act
+             and not model.use_complex_weights and model.bn is None and model.W.weight.dtype.is_floating_point)
+    return TwoLayerStep(model.activation, loss_func, model.n_tokens) if plain else None

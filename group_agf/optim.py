@@ -5,6 +5,7 @@
 # %% ../nbs/05_optim.ipynb #597d55d4
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -14,9 +15,28 @@ import torch.nn.functional as F
 from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['NS_COEFFICIENTS', 'OPTIMIZERS', 'SCHEDULES', 'newton_schulz5', 'Muon', 'MultiOptimizer', 'make_optimizer',
-           'MultiScheduler', 'make_scheduler', 'centred_onehot', 'ridge_readout', 'set_readout_',
-           'check_set_weight_reg']
+__all__ = ['SGD', 'Adam', 'AdamW', 'NS_COEFFICIENTS', 'OPTIMIZERS', 'SCHEDULES', 'EagerMethods', 'eager', 'newton_schulz5',
+           'Muon', 'MultiOptimizer', 'fused_if_supported', 'make_optimizer', 'MultiScheduler', 'make_scheduler',
+           'centred_onehot', 'ridge_readout', 'set_readout_', 'check_set_weight_reg']
+
+# %% ../nbs/05_optim.ipynb #0c86dcb9
+class EagerMethods:
+    "The `torch.optim.Optimizer` methods a run calls, without torch.compile's guard (whose first call imports `torch._dynamo`)."
+    def add_param_group(self, param_group: dict): return inspect.unwrap(torch.optim.Optimizer.add_param_group)(self, param_group)
+    def zero_grad(self, set_to_none: bool = True): return inspect.unwrap(torch.optim.Optimizer.zero_grad)(self, set_to_none)
+    def state_dict(self) -> dict: return inspect.unwrap(torch.optim.Optimizer.state_dict)(self)
+    def load_state_dict(self, state_dict: dict): return inspect.unwrap(torch.optim.Optimizer.load_state_dict)(self, state_dict)
+
+def eager(cls: type) -> type:
+    "The torch optimizer class `cls` with `EagerMethods` and its own `step` unwrapped (run under no_grad): same updates, same state."
+    raw_step = inspect.unwrap(cls.step)
+    def step(self, closure=None):
+        with torch.no_grad(): return raw_step(self, closure)
+    step.__doc__ = raw_step.__doc__
+    return type(cls.__name__, (EagerMethods, cls), {'step': step, '__module__': __name__, '__qualname__': cls.__name__,
+                                                   '__doc__': f"`torch.optim.{cls.__name__}` without torch.compile's guards."})
+
+SGD, Adam, AdamW = eager(torch.optim.SGD), eager(torch.optim.Adam), eager(torch.optim.AdamW)
 
 # %% ../nbs/05_optim.ipynb #69ee8414
 NS_COEFFICIENTS = ((4.01, -9.22, 5.80), (3.49, -6.38, 3.23), (3.34, -6.21, 3.20), (3.64, -7.48, 4.43), (3.46, -5.35, 2.85))
@@ -34,7 +54,7 @@ def newton_schulz5(G: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     return X.mT if tall else X
 
 # %% ../nbs/05_optim.ipynb #37041136
-class Muon(torch.optim.Optimizer):
+class Muon(EagerMethods, torch.optim.Optimizer):
     "Muon: momentum orthogonalized by seed 000's 5-step Newton–Schulz, for 2-D parameters."
     def __init__(self,
                  params,                                   # 2-D parameters
@@ -124,6 +144,14 @@ class MultiOptimizer:
 # %% ../nbs/05_optim.ipynb #28245c76
 OPTIMIZERS = ('sgd', 'adam', 'adamw', 'muon')
 
+def fused_if_supported(cls, params, **kw):
+    "`cls(params, fused=True, **kw)` (one kernel per parameter) where torch has it for these parameters, else `cls(params, **kw)`."
+    params = list(params)
+    if all(p.is_floating_point() for p in params):     # complex weights: torch checks that only at the first step
+        try: return cls(params, fused=True, **kw)
+        except (RuntimeError, ValueError, TypeError): pass      # a torch or device without the kernel
+    return cls(params, **kw)
+
 def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
                    optim: str = 'adam',            # one of `OPTIMIZERS`
                    learning_rate: float = 1e-3,
@@ -142,11 +170,11 @@ def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
     top = {id(p) for p in model.top.parameters()} if not train_top else set()
     params = [p for p in model.parameters() if p.requires_grad and id(p) not in top]
     if optim == 'sgd':
-        return MultiOptimizer([torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)])
+        return MultiOptimizer([SGD(params, lr=lr, momentum=momentum, weight_decay=wd)])
     if optim == 'adam':
-        return MultiOptimizer([torch.optim.Adam(params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(Adam, params, lr=lr, weight_decay=wd)])
     if optim == 'adamw':
-        return MultiOptimizer([torch.optim.AdamW(params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(AdamW, params, lr=lr, weight_decay=wd)])
     blocks = model.num_of_ops if getattr(model, 'use_inner_product_act', False) else 1
     groups = [dict(params=[model.first.weight], column_blocks=blocks)]
     if len(model.other_layers):
@@ -154,7 +182,7 @@ def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
     in_muon = {id(p) for g in groups for p in g['params']}
     rest = [p for p in params if id(p) not in in_muon]
     opts = [Muon(groups, lr=lr, weight_decay=wd, beta1=0.9, beta2=check_float('muon_beta', muon_beta, 0.0, 1.0, open_max=True))]
-    if rest: opts.append(torch.optim.Adam(rest, lr=lr, weight_decay=wd))
+    if rest: opts.append(Adam(rest, lr=lr, weight_decay=wd))
     return MultiOptimizer(opts)
 
 # %% ../nbs/05_optim.ipynb #b2fb9806

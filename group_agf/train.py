@@ -15,7 +15,7 @@ import torch
 from .config import (canonical, check_options, coerce_value, device_option, dtype_option, eval_interval_option,
                               init_save_range_option, max_wall_s_option, num_epochs_option, option, read_config_file,
                               resolve_device, run_name as config_run_name, save_interval_option, unknown_key_message)
-from .models import GroupArithmeticNet, make_loss
+from .models import GroupArithmeticNet, hand_step, make_loss
 from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
 from .tasks import GROUP_TYPES, Task, load_split, make_task, split_indices, task_test_size
 from .rundir import RunFolderError, read_json
@@ -207,9 +207,12 @@ def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
     scheduler = make_scheduler(optimizer, cfg.lr_decay_type, cfg.num_epochs, cfg.lr_decay_step, cfg.lr_decay_rate,
                                cfg.lr_decay_milestones)
     as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)
+    # plain two-layer networks: gradients by hand (`models.TwoLayerStep`), train metrics from the step's forward pass
+    hand = None if cfg.set_weight_reg is not None or cfg.track_stats else hand_step(model, cfg.loss_func)
+    grad_step = None if hand is None else lambda p, accuracy: hand.set_grads(p.model, p.x_train, p.y_train, accuracy)
     return RunParts(cfg, task, train_idx, test_idx, as_t(task.inputs[train_idx]), as_t(task.targets[train_idx]),
                     as_t(task.inputs[test_idx]), as_t(task.targets[test_idx]), model, optimizer, scheduler,
-                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name)
+                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step)
 
 # %% ../nbs/06_train.ipynb #fa4adc24
 def run_name(cfg: TrainConfig) -> str:

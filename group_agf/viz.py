@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .groups import FiniteGroup
@@ -21,11 +20,16 @@ __all__ = ['plot_character_table', 'plot_power_spectrum', 'plot_training_curves'
            'plot_order_histogram', 'plot_agf_vs_gd']
 
 # %% ../nbs/08_viz.ipynb #9b447c4e
+def _pyplot():
+    "matplotlib.pyplot, imported on first use: the training path draws its figures without it (`plot_training_curves`)."
+    import matplotlib.pyplot as plt
+    return plt
+
 def _axes(ax, figsize=(5, 3.5)):
-    "`ax`, or the axes of a new figure of size `figsize`."
+    "`ax`, or the axes of a new (pyplot) figure of size `figsize`."
     if ax is not None:
         return ax
-    return plt.subplots(figsize=figsize, layout='constrained')[1]
+    return _pyplot().subplots(figsize=figsize, layout='constrained')[1]
 
 # %% ../nbs/08_viz.ipynb #efec822f
 def plot_character_table(group: FiniteGroup, ax=None):
@@ -59,10 +63,12 @@ def plot_power_spectrum(group: FiniteGroup, x, ax=None, real: bool = True, log: 
     return ax
 
 # %% ../nbs/08_viz.ipynb #ed2fcfc6
-def plot_training_curves(history: list, title: str = ''):
+def plot_training_curves(history: list, title: str = '', figure=None):
     "Figure with loss (log scale) and, when recorded, accuracy curves of the train and test splits over epochs."
     has_acc = 'train_acc' in history[0]
-    fig, axs = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), layout='constrained', squeeze=False)
+    # figure: the figure class, e.g. `matplotlib.figure.Figure` for a file outside pyplot's state (default: pyplot's)
+    fig = (figure or _pyplot().figure)(figsize=(10 if has_acc else 5, 3.4), layout='constrained')
+    axs = fig.subplots(1, 2 if has_acc else 1, squeeze=False)
     ax_loss = axs[0, 0]
     epochs = [h['epoch'] for h in history]
     for split, color in (('train', 'tab:blue'), ('test', 'tab:orange')):
@@ -125,7 +131,7 @@ def plot_predictions(G: FiniteGroup, outputs, targets, n_show: int = 3, axs=None
     outputs, targets = np.asarray(outputs)[:n_show], np.asarray(targets)[:n_show]
     image = G.structure[0] == 'product' and len(G.structure[1]) == 2
     if axs is None:
-        axs = plt.subplots(2 if image else 1, n_show, figsize=(3 * n_show, 5 if image else 2.6), layout='constrained', squeeze=False)[1]
+        axs = _pyplot().subplots(2 if image else 1, n_show, figsize=(3 * n_show, 5 if image else 2.6), layout='constrained', squeeze=False)[1]
     axs = np.asarray(axs).reshape(2 if image else 1, -1)
     for i in range(len(outputs)):
         if image:
@@ -151,7 +157,7 @@ def plot_irreps(G: FiniteGroup, axs=None):
     "Each real irrep's matrices rho(g) side by side, one row per irrep."
     reps = real_irreps(G)
     if axs is None:
-        axs = plt.subplots(len(reps), 1, figsize=(min(14, 0.25 * G.order * max(r.dim for r in reps) + 1), 0.5 + 0.6 * sum(r.dim for r in reps) ** 0.8),
+        axs = _pyplot().subplots(len(reps), 1, figsize=(min(14, 0.25 * G.order * max(r.dim for r in reps) + 1), 0.5 + 0.6 * sum(r.dim for r in reps) ** 0.8),
                            layout='constrained', squeeze=False)[1][:, 0]
     for ax, r in zip(axs, reps):
         ax.imshow(np.concatenate(list(r.matrices), axis=1), cmap='RdBu_r', vmin=-1, vmax=1, aspect='auto')
@@ -163,7 +169,7 @@ def plot_sequence_run(result, title: str | None = None):
     "One figure of a sequence run: staircase with predicted plateaus, power per irrep, and predictions."
     parts = result.parts
     G, x = parts.task.group, parts.task.template.double().cpu().numpy()
-    fig = plt.figure(figsize=(13, 6.5), layout='constrained')
+    fig = _pyplot().figure(figsize=(13, 6.5), layout='constrained')
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.3, 1])
     a1, a2 = top.subplots(1, 2)
     plot_staircase(result.history, plateau_levels(G, x)[0], a1, title or parts.name)
