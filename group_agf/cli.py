@@ -67,6 +67,9 @@ def run_train(tokens, out: str | None = None, progress: bool = True) -> int:
     print(f"final train acc {s['final']['train_acc']:.4f} loss {s['final']['train_loss']:.4g}; "
           f"test acc {s['final']['test_acc']:.4f} loss {s['final']['test_loss']:.4g}; "
           f"100% train at epoch {s['epoch_train_100']}, 100% test at epoch {s['epoch_test_100']}")
+    if 'irreps_png' in s:
+        from group_agf.irrep_analysis import irrep_lines
+        print('\n'.join(irrep_lines(s)))
     print(f"results written to {run_dir.resolve()}")
     return status
 

@@ -166,6 +166,10 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
     if result.summary['status'] == 'out_of_time':              # unfinished: the next call resumes from the checkpoint
         return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))
     marker.unlink(missing_ok=True)
+    from group_agf.models import GroupArithmeticNet
+    if isinstance(result.model, GroupArithmeticNet) and result.summary['status'] != 'diverged':
+        from group_agf.irrep_analysis import write_irrep_report   # what it learned: irreps.png, key irreps
+        result.summary.update(write_irrep_report(run_dir, result))
     write_json(run_dir / 'summary.json', result.summary)
 
 def conclude_member(members: Members, s: int, history: list, status: str, wall_s: float, run_dir,

@@ -204,13 +204,19 @@ def irrep_report(model,                     # a classifier over the group's elem
                        spectra.names if freqs is None else tuple(map(str, freqs)))
 
 # %% ../nbs/14_irrep_analysis.ipynb #69bf808b
-def plot_irrep_report(report: IrrepReport, title: str = '', threshold: float = 0.1, min_share: float = 1e-3):
+def plot_irrep_report(report: IrrepReport, # what `irrep_report` measured
+                      title: str = '', # the figure's title (e.g. the task)
+                      threshold: float = 0.1, # the key-irrep cut drawn on the similarity panel
+                      min_share: float = 1e-3, # the floor on s^2 drawn with it
+                      figure=None, # the figure class (`matplotlib.figure.Figure`: outside pyplot's state; default pyplot's)
+                     ):
     "Figure: per-neuron irrep heatmap, logit similarity with key irreps, variance explained per weight matrix."
-    import matplotlib.pyplot as plt
     from group_agf.viz import plot_weight_spectra
     R, key, labels = len(report.names), list(report.key), report.labels
     xlabel = 'frequency' if labels != report.names else 'real irrep'
-    fig, axs = plt.subplots(1, 3, figsize=(15, 4), width_ratios=[1.1, 1, 1])
+    if figure is None: from matplotlib.pyplot import figure
+    fig = figure(figsize=(15, 4))
+    axs = fig.subplots(1, 3, width_ratios=[1.1, 1, 1])
     fig.subplots_adjust(left=0.05, right=0.99, bottom=0.15, top=0.86, wspace=0.2)
     plot_weight_spectra(report.spectra, ax=axs[0])
     ticks = key if R > 24 else range(R)
@@ -242,24 +248,21 @@ def _skip_reason(task: Task, cfg) -> str | None:
     if len(task) * task.n_classes > MAX_LOGITS: return f'{len(task)} x {task.n_classes} logits, above MAX_LOGITS = {MAX_LOGITS}'
     return None
 
-def write_irrep_report(run_dir,                 # a finished arithmetic run folder (config.json, checkpoints)
-                       result=None,             # its TrainResult if at hand (skips reloading the folder)
+def write_irrep_report(run_dir,                 # the run folder the figure goes to
+                       result,                  # the run's TrainResult (training's own, or `train.load_run(run_dir)`)
                        threshold: float = 0.1   # key irreps: s^2 >= threshold · max s^2
                        ) -> dict:
     "Draw `irreps.png` in a run folder; return its key irreps, losses and the figure path for `summary.json`."
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure                      # outside pyplot: nothing to close, no pyplot import
     from group_agf.rundir import atomic_write
-    from group_agf.train import load_run
     run_dir = Path(run_dir)
-    result = load_run(run_dir) if result is None else result
     task, cfg = result.parts.task, result.config
     skipped = _skip_reason(task, cfg)
     if skipped: return dict(irreps_png=None, irreps_skipped=skipped)
     report = irrep_report(result.model, task, result.parts.train_idx, cfg.loss_func, threshold)
-    fig = plot_irrep_report(report, result.summary.get('task', task.name), threshold)
+    fig = plot_irrep_report(report, result.summary.get('task', task.name), threshold, figure=Figure)
     path = run_dir / 'irreps.png'
     atomic_write(path, lambda f: fig.savefig(f, format='png', dpi=100), mode='wb')
-    plt.close(fig)
     out = report.summary() | dict(irreps_png=str(path.resolve()))
     freqs = key_frequencies(task.group, report.key)
     return out if freqs is None else out | dict(key_frequencies=freqs)
