@@ -78,8 +78,15 @@ class StackedModels:
 # %% ../nbs/12e_sequence_ensemble.ipynb #42a8a6a1
 class StackedSequenceOptimizer:
     "Per-neuron SGD or SGD (with weight decay) on stacked parameters: per-member learning rate, clipping and freezing."
-    def __init__(self, params: dict, neuron_axes: dict, kind: str, lr, exponent: float | None = None,
-                 weight_decay: float = 0.0, grad_clip: float | None = None):
+    def __init__(self,
+                 params: dict, # name -> stacked parameter (S, ...), updated in place
+                 neuron_axes: dict, # name -> the axis of its neurons (per-neuron scaling), absent for no scaling
+                 kind: str, # 'per_neuron' (SGD scaled by ||theta_i||^exponent) or 'sgd'
+                 lr, # learning rate: one number, or one per member (S,)
+                 exponent: float | None = None, # per_neuron: the power of each neuron's norm
+                 weight_decay: float = 0.0, # L2 added to the gradient
+                 grad_clip: float | None = None, # clip each member's gradient norm to this (None: no clipping)
+                ):
         self.params, self.neuron_axes, self.kind = params, neuron_axes, kind
         self.exponent, self.weight_decay, self.grad_clip = exponent, weight_decay, grad_clip
         p0 = next(iter(params.values()))
@@ -123,7 +130,12 @@ class StackedSequenceOptimizer:
 
 # %% ../nbs/12e_sequence_ensemble.ipynb #d91bb073
 @torch.no_grad()
-def member_sequence_metrics(net: StackedModels, task, x: torch.Tensor, y: torch.Tensor, track_power: bool) -> dict:
+def member_sequence_metrics(net: StackedModels, # the members' stacked parameters and their model
+                            task, # the sequence task (group and template: targets and power per irrep)
+                            x: torch.Tensor, # token sequences (N, k)
+                            y: torch.Tensor, # targets (N, |G|): the template translated by each sequence's product
+                            track_power: bool, # also the mean output power per real irrep
+                           ) -> dict:
     "Loss, nearest-translate accuracy and (if `track_power`) mean output power per real irrep of every member, as (S,) tensors."
     S = len(next(iter(net.params.values())))
     if len(x) == 0:

@@ -315,8 +315,13 @@ def _papermill_run(cfg: TrainConfig, run_dir: Path, notebook, kernel_name: str):
     finally:
         if partial.exists(): os.replace(partial, run_dir / 'experiment.ipynb')
 
-def execute_run(config: TrainConfig | SequenceConfig | dict, run_dir, mode: str = 'inprocess', notebook=None,
-                kernel_name: str = 'python3', threads: int | None = None) -> dict:
+def execute_run(config: TrainConfig | SequenceConfig | dict, # the run's configuration (a dict: its kind is inferred)
+                run_dir, # the run's folder (completed: skipped; failed: its record archived, then retried)
+                mode: str = 'inprocess', # 'inprocess' or 'papermill'
+                notebook=None, # papermill: the experiment notebook (default sweeps/experiment.ipynb)
+                kernel_name: str = 'python3', # papermill: the Jupyter kernel
+                threads: int | None = None, # torch threads for this run (None: leave as is)
+               ) -> dict:
     "Run one config into `run_dir` (papermill or in-process); return a record, writing error.json on failure."
     run_dir, t0 = Path(run_dir), time.perf_counter()
     kind = kind_of(config)

@@ -153,7 +153,12 @@ def unique_freqs(p1: int, p2: int, n_freqs: int) -> list[tuple[int, int]]:
         raise ValueError(f"n_freqs: got {n_freqs}; allowed: at most {len(chosen)} for a {p1}x{p2} grid")
     return chosen
 
-def seed_template(G: FiniteGroup, kind: str, seed: int = 0, n_freqs: int = 1, n_bumps: int = 3) -> np.ndarray:
+def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product of two (unique_freqs_2d)
+                  kind: str, # one of `SEED_TEMPLATES`
+                  seed: int = 0, # the seed of the template's random draws
+                  n_freqs: int = 1, # fourier_1d / unique_freqs_2d: frequencies carrying power
+                  n_bumps: int = 3, # gaussian_1d: Gaussian bumps summed
+                 ) -> np.ndarray:
     "One of seed 003's template families (`SEED_TEMPLATES`) on a cyclic group or a product of two, at unit std."
     factors, rng = _cyclic_factors(G), np.random.default_rng(seed)
     if factors is None or len(factors) != (2 if kind == 'unique_freqs_2d' else 1):
@@ -338,7 +343,14 @@ def encode(G: FiniteGroup, template: torch.Tensor, tokens: torch.Tensor) -> torc
 # %% ../../nbs/12a_sequence_data.ipynb #c8f2d9e8
 class OnlineSampler:
     "Fresh batches of k-token sequences drawn on the device: (tokens (B, k), prefix products (B, k))."
-    def __init__(self, G: FiniteGroup, k: int, batch_size: int, seed: int = 0, device='cpu', composition: str = 'left'):
+    def __init__(self,
+                 G: FiniteGroup, # the group whose elements are the tokens
+                 k: int, # tokens per sequence
+                 batch_size: int, # sequences per batch
+                 seed: int = 0, # seed of the draws (the run's `data_seed`)
+                 device='cpu', # where batches are drawn
+                 composition: str = 'left', # 'left': g1···gk; 'right': gk···g1 (seed 003's MLP/RNN data)
+                ):
         self.k, self.batch_size = check_int('k', k, 2), check_int('batch_size', batch_size, 1)
         self.n, self.device = G.order, torch.device(device)
         self.composition = check_choice('composition', composition, COMPOSITIONS)

@@ -30,8 +30,14 @@ def _normal(*shape, scale: float, fan: int, generator=None) -> nn.Parameter:
 
 class TwoLayerNet(nn.Module):
     "sigma(U x1 + V x2) W, times output_scale: seed 003's two-layer network for k = 2."
-    def __init__(self, n: int, hidden: int, nonlinearity: str = 'square', init_scale: float = 1.0,
-                 output_scale: float = 1.0, generator=None):
+    def __init__(self,
+                 n: int, # |G|: the size of each one-hot token and of the output
+                 hidden: int, # neurons
+                 nonlinearity: str = 'square', # one of `NONLINEARITIES`
+                 init_scale: float = 1.0, # weights start as init_scale · N(0, 1) / sqrt(fan-in)
+                 output_scale: float = 1.0, # the output's multiplier
+                 generator=None, # torch.Generator of the initialization
+                ):
         super().__init__()
         self.n, self.hidden, self.k = check_int('n', n, 1), check_int('hidden', hidden, 1), 2
         self.nonlinearity = check_choice('nonlinearity', nonlinearity, NONLINEARITIES)
@@ -57,7 +63,13 @@ class TwoLayerNet(nn.Module):
 
 class SequentialMLP(nn.Module):
     "W_out (W_in [x1; ...; xk])^k: a two-layer network with the k-th power activation."
-    def __init__(self, n: int, hidden: int, k: int, init_scale: float = 1e-2, generator=None):
+    def __init__(self,
+                 n: int, # |G|: the size of each one-hot token and of the output
+                 hidden: int, # neurons
+                 k: int, # tokens per sequence
+                 init_scale: float = 1e-2, # weights start as init_scale · N(0, 1) / sqrt(fan-in)
+                 generator=None, # torch.Generator of the initialization
+                ):
         super().__init__()
         self.n, self.hidden, self.k = check_int('n', n, 1), check_int('hidden', hidden, 1), check_int('k', k, 2)
         s = check_float('init_scale', init_scale, 0.0, open_min=True)
@@ -78,8 +90,14 @@ TRANSFORMS = ('quadratic', 'multiplicative')
 
 class QuadraticRNN(nn.Module):
     "h_t = T(W_mix h_{t-1}, W_drive x_t) from h_2 = T(W_in x_1, W_drive x_2); output W_out h_k (or every h_t)."
-    def __init__(self, n: int, hidden: int, init_scale: float = 1e-2, transform: str = 'quadratic',
-                 return_all_outputs: bool = False, generator=None):
+    def __init__(self,
+                 n: int, # |G|: the size of each one-hot token and of the output
+                 hidden: int, # the hidden state's size
+                 init_scale: float = 1e-2, # weights start as init_scale · N(0, 1) / sqrt(fan-in)
+                 transform: str = 'quadratic', # T, one of `TRANSFORMS`
+                 return_all_outputs: bool = False, # output W_out h_t for every t >= 2, not only t = k
+                 generator=None, # torch.Generator of the initialization
+                ):
         super().__init__()
         self.n, self.hidden = check_int('n', n, 1), check_int('hidden', hidden, 1)
         self.transform = check_choice('transform', transform, TRANSFORMS)
