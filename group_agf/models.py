@@ -187,10 +187,9 @@ class TwoLayerStep:
         self.n_tokens, self.chunk_bytes, self.workspace, self._plans = n_tokens, chunk_bytes, {}, {}
 
     def rows_per_chunk(self, S: int, B: int, H: int, like: torch.Tensor) -> int:
-        "Examples per chunk on a CPU: (rows, H) of a member in `chunk_bytes` per thread (shared by up to 4 members); a GPU: the batch."
-        if like.device.type != 'cpu': return B
-        rows = self.chunk_bytes * torch.get_num_threads() // (min(S, 4) * H * like.element_size())   # a chunk per core
-        return min(B, max(64, rows))
+        "Examples per chunk: on one CPU thread (rows, H) of a member in `chunk_bytes` (up to 4 members share it), else the batch."
+        if like.device.type != 'cpu' or torch.get_num_threads() > 1: return B    # fewer, larger parallel regions win
+        return min(B, max(64, self.chunk_bytes // (min(S, 4) * H * like.element_size())))
 
     def _buffer(self, name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
         "A reused flat buffer of at least `numel` elements (fresh large tensors cost page faults on every step)."
@@ -249,7 +248,7 @@ class TwoLayerStep:
                 a.copy_(act.detach())
             o = torch.bmm(a, top, out=(ob[start * C:end * C] if whole else ob[:S * b * C]).view(S, b, C))
             target = y[:, start:end, None]
-            if accuracy: correct += (o.argmax(2) == target[..., 0]).sum(1)
+            if accuracy: correct += (o.max(2).indices == target[..., 0]).sum(1)   # argmax's first maximum, faster
             if mse:                                                           # o -> delta, in place
                 o.add_(1.0 / C).view(-1).index_add_(0, at, neg[:S * b])
                 if not whole: losses += torch.linalg.vecdot(o.view(S, -1), o.view(S, -1))
