@@ -165,11 +165,14 @@ def plot_irreps(G: FiniteGroup, axs=None):
         ax.set_ylabel(f'{r.name}\n({r.kind})', rotation=0, ha='right', va='center', fontsize=8)
     return axs
 
-def plot_sequence_run(result, title: str | None = None):
+def plot_sequence_run(result, # a sequence run's TrainResult
+                      title: str | None = None, # the staircase panel's title (default: the run's name)
+                      figure=None, # the figure class (`matplotlib.figure.Figure`: outside pyplot's state; default pyplot's)
+                     ):
     "One figure of a sequence run: staircase with predicted plateaus, power per irrep, and predictions."
     parts = result.parts
     G, x = parts.task.group, parts.task.template.double().cpu().numpy()
-    fig = _pyplot().figure(figsize=(13, 6.5), layout='constrained')
+    fig = (figure or _pyplot().figure)(figsize=(13, 6.5), layout='constrained')
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.3, 1])
     a1, a2 = top.subplots(1, 2)
     plot_staircase(result.history, plateau_levels(G, x)[0], a1, title or parts.name)

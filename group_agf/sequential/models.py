@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..optim import MultiOptimizer
+from ..optim import SGD, Adam, MultiOptimizer
 from ..tasks import check_choice, check_float, check_int
 
 # %% auto #0
@@ -247,7 +247,7 @@ def make_sequence_optimizer(model: nn.Module,               # TwoLayerNet, Seque
     betas = tuple(check_float('betas', b, 0.0, 1.0, open_max=True) for b in betas)
     params = list(model.parameters())
     if name in ('adam', 'sgd'):
-        opt = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=wd) if name == 'adam' else torch.optim.SGD(params, lr=lr, weight_decay=wd)
+        opt = Adam(params, lr=lr, betas=betas, weight_decay=wd) if name == 'adam' else SGD(params, lr=lr, weight_decay=wd)
         return SequenceOptimizer([opt], params, grad_clip, name)
     if name == 'hybrid' and not isinstance(model, QuadraticRNN):
         raise ValueError(f"optimizer: got 'hybrid' for {type(model).__name__}; allowed: 'hybrid' only for QuadraticRNN")
@@ -259,5 +259,5 @@ def make_sequence_optimizer(model: nn.Module,               # TwoLayerNet, Seque
     rest = [p for p in params if all(p is not q for q, _ in model.neuron_params())]
     opts = [scaled]
     if rest:   # W_mix of the RNN: Adam at learning_rate for hybrid, plain SGD at the same rate for per_neuron
-        opts.append(torch.optim.Adam(rest, lr=lr, betas=betas, eps=1e-8) if name == 'hybrid' else torch.optim.SGD(rest, lr=lr))
+        opts.append(Adam(rest, lr=lr, betas=betas, eps=1e-8) if name == 'hybrid' else SGD(rest, lr=lr))
     return SequenceOptimizer(opts, params, grad_clip, name)

@@ -420,12 +420,11 @@ def add_staircase(result):
     "Attach `staircase_report(result)` as `result.staircase`; write staircase.json and staircase.png into its run folder."
     result.staircase = staircase_report(result)
     if result.run_dir is not None:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure                  # outside pyplot: nothing to close, no pyplot import
         from group_agf.viz import plot_sequence_run
         write_json(result.run_dir / 'staircase.json', result.staircase)
-        fig = plot_sequence_run(result)
+        fig = plot_sequence_run(result, figure=Figure)
         atomic_write(result.run_dir / 'staircase.png', lambda f: fig.savefig(f, format='png', dpi=110), mode='wb')
-        plt.close(fig)
     return result
 
 def read_config_file(path) -> dict:
