@@ -50,6 +50,7 @@ Then the whole site gets what a reader needs:
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import argparse
+import asyncio
 import configparser
 import functools
 import html
@@ -153,7 +154,28 @@ def _runs(cell, skip_flags):
             and 'nbdev_export()' not in cell.source)
 
 
-def execute(nb, timeout=600, skip_flags=None, cwd=NBS):
+# A whole notebook's limit. nbclient's per-cell `timeout` does not cover every wait: once in a few dozen full builds a
+# notebook's client waited on an idle kernel for good (seen on 08b under load, not reproduced alone). Past this limit the
+# notebook runs once more in a fresh kernel; the slowest notebook takes about 70 s here.
+NOTEBOOK_DEADLINE = 420
+
+
+def _execute_within(nb, timeout, cwd, env, deadline):
+    "nbclient's execution of `nb`, cancelled (its kernel shut down) after `deadline` seconds: asyncio.TimeoutError."
+    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=False,
+                            resources={'metadata': {'path': str(cwd)}})
+    async def run():
+        task = asyncio.ensure_future(client.async_execute(env=env))
+        done, _ = await asyncio.wait({task}, timeout=deadline)
+        if not done:                      # cancelled, nbclient shuts the kernel down (and reports it dead: not an error here)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise asyncio.TimeoutError
+        task.result()
+    asyncio.run(run())
+
+
+def execute(nb, timeout=600, skip_flags=None, cwd=NBS, label='notebook'):
     "Execute `nb` in place in one fresh kernel started in `cwd`, skipping cells flagged with `skip_flags` (settings.ini tst_flags)."
     skip_flags = set(_cfg().get('tst_flags', '').split()) if skip_flags is None else set(skip_flags)
     hold = [(c, c.cell_type) for c in nb.cells if c.cell_type == 'code' and not _runs(c, skip_flags)]
@@ -164,8 +186,14 @@ def execute(nb, timeout=600, skip_flags=None, cwd=NBS):
     pypath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))  # import group_agf from ROOT
     env = {**os.environ, 'IN_TEST': '1', 'MPLBACKEND': 'Agg', 'PYTHONPATH': pypath}
     try:  # the kernel gets its own environment (os.environ is not touched: notebooks run in threads)
-        NotebookClient(nb, timeout=timeout, kernel_name='python3', allow_errors=False,
-                       resources={'metadata': {'path': str(cwd)}}).execute(env=env)
+        for attempt in (1, 2):
+            try:
+                _execute_within(nb, timeout, cwd, env, NOTEBOOK_DEADLINE)
+                break
+            except asyncio.TimeoutError:
+                if attempt == 2:
+                    raise RuntimeError(f'no answer from its kernel after {NOTEBOOK_DEADLINE} s, twice') from None
+                print(f'{label}: no answer from the kernel after {NOTEBOOK_DEADLINE} s; once more in a fresh kernel', flush=True)
     finally:
         nb.cells.remove(setup)
         for c, t in hold:
@@ -560,7 +588,7 @@ def build(out='_site', only=None, timeout=600, verbose=True, jobs=2, search=True
         t0 = time.time()
         name = page_name(p)
         try:
-            execute(nbs[p], timeout=timeout, cwd=p.parent)
+            execute(nbs[p], timeout=timeout, cwd=p.parent, label=str(p.relative_to(ROOT)))
             page = render(nbs[p], pages, name, site_title, api)
             if 'widgets' in nbs[p].metadata:
                 with_widgets.append(name)
