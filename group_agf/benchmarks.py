@@ -199,8 +199,13 @@ def seed_style_sequence_train(parts, num_epochs: int, eval_interval: int) -> tup
         powers.append([float(np.sum(np.abs(f) ** 2)) for f in loop_fourier_transform(parts.task.group, out.double().cpu().numpy())])
     return losses, powers
 
-def benchmark_sequence(members: int = 16, num_epochs: int = 2000, eval_interval: int = 20, device: str = 'auto',
-                       preset: str = 'd3', **overrides) -> dict:
+def benchmark_sequence(members: int = 16, # initial seeds trained as one ensemble against one after another
+                       num_epochs: int = 2000, # epochs of each run
+                       eval_interval: int = 20, # epochs between evaluations
+                       device: str = 'auto', # where to train ('auto': a GPU if there is one)
+                       preset: str = 'd3', # the sequence preset run
+                       **overrides, # options over the preset's
+                      ) -> dict:
     "One sequence run against seed 003's loop, and an ensemble of `members` initial seeds against sequential runs."
     device = str(resolve_device(device))
     from group_agf.sequence_ensemble import train_sequence_ensemble

@@ -172,8 +172,14 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
         result.summary.update(write_irrep_report(run_dir, result))
     write_json(run_dir / 'summary.json', result.summary)
 
-def conclude_member(members: Members, s: int, history: list, status: str, wall_s: float, run_dir,
-                    diverged_at: int | None = None) -> TrainResult:
+def conclude_member(members: Members, # the family's members being trained
+                    s: int, # which member
+                    history: list, # its metrics rows
+                    status: str, # 'completed' (last epoch or stopped early), 'diverged' or 'out_of_time'
+                    wall_s: float, # seconds the loop ran
+                    run_dir, # its run folder (None: nothing written)
+                    diverged_at: int | None = None, # the epoch its loss stopped being finite
+                   ) -> TrainResult:
     "Member s as the `TrainResult` of its single run; its folder written (a final checkpoint unless it diverged)."
     parts, stopped_at = members.parts[s], members.stopped()[s]
     summary = summarize(history, status, wall_s, parts)

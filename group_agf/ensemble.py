@@ -71,8 +71,13 @@ class EnsembleNet(torch.nn.Module):
         if loss_func not in self.steps: self.steps[loss_func] = TwoLayerStep(self.activation, loss_func, self.n_tokens)
         return self.steps[loss_func]
 
-    def loss_and_grads(self, x: torch.Tensor, y: torch.Tensor, loss_func: str, active: torch.Tensor | None = None,
-                       accuracy: bool = False):
+    def loss_and_grads(self,
+                       x: torch.Tensor, # operand indices (S, B, k)
+                       y: torch.Tensor, # targets (S, B)
+                       loss_func: str, # 'mse' (projected) or 'nll'
+                       active: torch.Tensor | None = None, # (S,) members still training (others get zero gradients)
+                       accuracy: bool = False, # also return each member's accuracy on (x, y)
+                      ):
         "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
         losses, acc, self.W.grad, self.V.grad = self.hand(loss_func)(self.W, self.V, x, y, True, accuracy)
         if active is not None:     # no host synchronization: mask unconditionally
@@ -107,7 +112,15 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:
     "SGD (momentum), Adam or AdamW on stacked parameters with per-member lr and weight decay (S,)."
-    def __init__(self, params, kind: str, lr, weight_decay, momentum: float = 0.9, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self,
+                 params, # stacked parameters (S, ...), updated in place
+                 kind: str, # 'sgd', 'adam' or 'adamw'
+                 lr, # learning rate per member (S,) or one number
+                 weight_decay, # weight decay per member (S,) or one number (adamw: decoupled)
+                 momentum: float = 0.9, # sgd's momentum
+                 betas=(0.9, 0.999), # adam's moment decays
+                 eps: float = 1e-8, # adam's denominator floor
+                ):
         self.params, self.kind, self.momentum, self.betas, self.eps = list(params), kind, momentum, betas, eps
         p0 = self.params[0]
         shape = lambda v: torch.as_tensor(v, dtype=p0.dtype, device=p0.device).view(-1, 1, 1)

@@ -49,7 +49,12 @@ def plot_character_table(group: FiniteGroup, ax=None):
     return ax
 
 # %% ../nbs/08_viz.ipynb #ff36d298
-def plot_power_spectrum(group: FiniteGroup, x, ax=None, real: bool = True, log: bool = False):
+def plot_power_spectrum(group: FiniteGroup, # the group the signal lives on
+                        x, # a signal of shape (n,)
+                        ax=None, # axes to draw on (default: a new figure's)
+                        real: bool = True, # per real irrep (a complex pair as one bar), else per complex irrep
+                        log: bool = False, # logarithmic power axis
+                       ):
     "Bar chart of the power per (real) irrep of a signal x of shape (n,) on `group`."
     x = np.asarray(x)
     reps = real_irreps(group) if real else irreps(group)
@@ -126,7 +131,12 @@ def plot_output_power(history: list, G: FiniteGroup, template, ax=None):
     ax.legend(fontsize=8)
     return ax
 
-def plot_predictions(G: FiniteGroup, outputs, targets, n_show: int = 3, axs=None):
+def plot_predictions(G: FiniteGroup, # the group (a product of two cyclic groups is drawn as images)
+                     outputs, # model outputs (N, |G|)
+                     targets, # targets (N, |G|)
+                     n_show: int = 3, # sequences shown
+                     axs=None, # axes to draw on (default: new ones)
+                    ):
     "Model outputs against targets for a few sequences (lines, or images on a product of two groups)."
     outputs, targets = np.asarray(outputs)[:n_show], np.asarray(targets)[:n_show]
     image = G.structure[0] == 'product' and len(G.structure[1]) == 2
@@ -199,7 +209,12 @@ def plot_order_histogram(counts_by_label: dict, ax=None):
 
 
 # %% ../nbs/08_viz.ipynb #4e1a4ff4
-def plot_agf_vs_gd(agf, history: list, levels, ax=None, title: str = ''):
+def plot_agf_vs_gd(agf, # an `AGFResult` (its jump epochs and loss levels)
+                   history: list, # gradient descent's metrics rows
+                   levels, # the predicted plateau levels
+                   ax=None, # axes to draw on (default: a new figure's)
+                   title: str = '', # the axes' title
+                  ):
     "GD training loss with the predicted staircase of an `AGFResult` (jump epochs and loss levels) and the predicted plateaus."
     ax = plot_staircase(history, levels, ax, title)
     ep = [0.0] + [e['epoch'] for e in agf.events] + [history[-1]['epoch']]
