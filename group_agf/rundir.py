@@ -27,7 +27,7 @@ except ImportError: fcntl = None      # not POSIX: no lock (the folder is still 
 # %% auto #0
 __all__ = ['RunFolderError', 'RunFolderWarning', 'current_umask', 'atomic_write', 'clean_stale_tmp', 'json_safe', 'write_json',
            'write_csv', 'read_json', 'UnsafeCheckpoint', 'CorruptCheckpoint', 'checkpoint_path', 'write_checkpoint',
-           'checkpoint_epochs', 'latest_checkpoint', 'unpickling_reason', 'load_checkpoint',
+           'checkpoint_epochs', 'latest_checkpoint', 'unpickling_reason', 'load_weights_only', 'load_checkpoint',
            'newest_loadable_checkpoint', 'RunFolderBusy', 'locked', 'ConfigMismatch', 'config_differences',
            'check_config', 'open_run_dirs']
 
@@ -142,10 +142,10 @@ def unpickling_reason(e: Exception) -> str:
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
     return next((l for l in lines if 'unsupported' in l.lower() or 'error:' in l), lines[0] if lines else type(e).__name__)
 
-def load_checkpoint(path, map_location='cpu') -> dict:
-    "A checkpoint loaded with `weights_only=True`; `UnsafeCheckpoint` or `CorruptCheckpoint` (naming the file) otherwise."
+def load_weights_only(path, map_location='cpu'):
+    "A torch file loaded with `weights_only=True`; `UnsafeCheckpoint` or `CorruptCheckpoint` (naming the file) otherwise."
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpoint(f"checkpoint {path}: refused, it holds objects a weights-only load does not allow "
                                f"(loading them could run code): {unpickling_reason(e)} Delete the file if you did not "
@@ -153,6 +153,10 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError) as e:
         detail = str(e).splitlines()[0] if str(e) else 'the file ends early (empty or truncated)'
         raise CorruptCheckpoint(f"checkpoint {path}: unreadable ({type(e).__name__}: {detail})") from None
+
+def load_checkpoint(path, map_location='cpu') -> dict:
+    "A checkpoint of this package (a dict with its 'epoch') loaded with `load_weights_only`; `CorruptCheckpoint` if not one."
+    state = load_weights_only(path, map_location)
     if not isinstance(state, dict) or 'epoch' not in state:
         raise CorruptCheckpoint(f"checkpoint {path}: not a checkpoint (expected a dict with an 'epoch', got {type(state).__name__})")
     return state

@@ -5,9 +5,7 @@
 # %% ../nbs/07b_seed000_runs.ipynb #80da5c35
 from __future__ import annotations
 
-import pickle
 import re
-import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -22,8 +20,8 @@ from .config import coerce_value, read_config_file
 from .fourier import irreps
 from .groups import FiniteGroup, cyclic
 from .models import GroupArithmeticNet
-from .rundir import (CorruptCheckpoint, RunFolderError, UnsafeCheckpoint, unpickling_reason, atomic_write,
-                              checkpoint_epochs, checkpoint_path, load_checkpoint)
+from .rundir import (CorruptCheckpoint, RunFolderError, atomic_write,
+                              checkpoint_epochs, checkpoint_path, load_checkpoint, load_weights_only)
 from .tasks import check_choice, make_task
 from .train import SEED000_FILE_KEYS, TrainConfig, make_config
 
@@ -54,14 +52,7 @@ def seed000_checkpoints(run_dir) -> dict[int, Path]:
 # %% ../nbs/07b_seed000_runs.ipynb #d5645344
 def load_seed000_checkpoint(path, map_location='cpu') -> dict:
     "A seed checkpoint `{model: state dict, results: rows}` loaded with `weights_only=True`; errors name the file."
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise UnsafeCheckpoint(f"checkpoint {path}: refused, it holds objects a weights-only load does not allow "
-                               f"(loading them could run code): {unpickling_reason(e)}") from None
-    except (EOFError, RuntimeError, OSError, zipfile.BadZipFile, ValueError) as e:
-        detail = str(e).splitlines()[0] if str(e) else 'the file ends early (empty or truncated)'
-        raise CorruptCheckpoint(f"checkpoint {path}: unreadable ({type(e).__name__}: {detail})") from None
+    state = load_weights_only(path, map_location)
     if not (isinstance(state, dict) and isinstance(state.get('model'), dict) and isinstance(state.get('results'), list)):
         got = sorted(state) if isinstance(state, dict) else type(state).__name__
         raise CorruptCheckpoint(f"checkpoint {path}: got {got}; allowed: a dict with 'model' (a state dict) and "
