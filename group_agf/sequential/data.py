@@ -281,15 +281,18 @@ def escnn_power_map(G: FiniteGroup) -> list[int]:
         out.append(match[0])
     return out
 
+_MAPS_SHOWN = set()   # (group, powers) whose map this process has printed: a sweep or an ensemble prints it once
+
 def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True) -> list[float]:
-    "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed."
+    "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed (once per process)."
     names = [n for n, _ in escnn_irrep_characters(G)]
     if not isinstance(powers, (list, tuple, np.ndarray)) or len(powers) != len(names):
         raise ValueError(f"powers: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
     where, reps = escnn_power_map(G), real_irreps(G)
     out = [0.0] * len(reps)
     for p, i in zip(powers, where): out[i] = float(p)
-    if verbose:
+    if verbose and (G.name, tuple(powers)) not in _MAPS_SHOWN:
+        _MAPS_SHOWN.add((G.name, tuple(powers)))
         print(f"powers of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
             f"{n}={p:g} -> {reps[i].name} (dim {reps[i].dim})" for n, p, i in zip(names, powers, where)))
     return out
