@@ -47,7 +47,8 @@ def test_package_variants_keep_their_own_names():
     assert make_sequence_config(preset='d3_full').num_epochs == 12000 and make_sequence_config(preset='d3_full').val_fraction == 0
 
 
-def test_cli_runs_a_seed_config_on_the_cpu(tmp_path, capsys, no_gpu):
+def test_cli_runs_a_seed_config_on_the_cpu(tmp_path, capsys, no_gpu, monkeypatch):
+    monkeypatch.setattr('group_agf.sequential.data._MAPS_SHOWN', set())   # the map prints once per process: as a fresh one
     assert main(['sequence', str(FIXTURES / 'src' / 'config_d3.yaml'), 'num_epochs=30', '--no-progress',
                  '--out', str(tmp_path / 'run')]) == 0
     out = capsys.readouterr().out
