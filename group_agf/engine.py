@@ -224,9 +224,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
                 histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
                 if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
                     write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
-            if progress:
-                bar.set_postfix({k: f"{histories[0][-1][k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc')
-                                 if histories[0] and k in histories[0][-1]}, refresh=False)
+            if progress: _show_metrics(bar, histories[0])
         # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
         for s in range(S):
             if status[s] != 'running' or not (histories[s] and histories[s][-1]['epoch'] == epoch): continue
@@ -244,6 +242,11 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         watch.update(members.step())
     bar.close()
     return results
+
+def _show_metrics(bar, history: list):
+    "The progress bar's postfix: the first member's latest loss and accuracies."
+    row = history[-1] if history else {}
+    bar.set_postfix({k: f"{row[k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc') if k in row}, refresh=False)
 
 def _checkpoint_running(members: Members, run_dirs: list, status: list, watch: NonFiniteWatch, epoch: int, histories: list):
     "Checkpoint every running member that has a folder, unless its loss has gone non-finite."
