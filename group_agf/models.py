@@ -237,15 +237,7 @@ class TwoLayerStep:
         for start, end, idx, at in chunks:
             b = end - start
             h, a, d = (buf[:S * b * H].view(S, b, H) for buf in (hb, ab, db))
-            torch.index_select(table, 0, idx[0], out=h.view(S * b, H))
-            for j in range(1, len(idx)):
-                h.view(S * b, H).add_(torch.index_select(table, 0, idx[j], out=d.view(S * b, H)))
-            if forward is not None: forward(h, a)
-            else:
-                with torch.enable_grad():
-                    leaf = h.detach().requires_grad_()
-                    act = ACTIVATIONS[self.activation](leaf)
-                a.copy_(act.detach())
+            leaf, act = self._hidden(table, idx, h, a, d, forward)
             o = torch.bmm(a, top, out=(ob[start * C:end * C] if whole else ob[:S * b * C]).view(S, b, C))
             target = y[:, start:end, None]
             if accuracy: correct += (o.max(2).indices == target[..., 0]).sum(1)   # argmax's first maximum, faster
@@ -268,6 +260,21 @@ class TwoLayerStep:
         acc = correct.float() / B if accuracy else None                     # float32, as `(pred == y).float().mean()`
         if not grads: return losses / B, acc, None, None
         return losses / B, acc, dtable.view(S, kn, H).transpose(1, 2), dV.mul_(scale)
+
+    def _hidden(self, table: torch.Tensor, idx: list, h: torch.Tensor, a: torch.Tensor, d: torch.Tensor, forward) -> tuple:
+        "First layer of a chunk, in place: h = sum of the tokens' weight columns (gather-add), a = activation(h); `d` scratch."
+        S, b, H = h.shape
+        torch.index_select(table, 0, idx[0], out=h.view(S * b, H))
+        for j in range(1, len(idx)):
+            h.view(S * b, H).add_(torch.index_select(table, 0, idx[j], out=d.view(S * b, H)))
+        if forward is not None:
+            forward(h, a)
+            return None, None
+        with torch.enable_grad():                  # no hand-written derivative: autograd on the chunk's activation
+            leaf = h.detach().requires_grad_()
+            act = ACTIVATIONS[self.activation](leaf)
+        a.copy_(act.detach())
+        return leaf, act
 
     def set_grads(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, accuracy: bool = False) -> tuple:
         "Loss and (if asked) accuracy of one `GroupArithmeticNet` on (x, y), its `W`, `V` gradients set as by `backward`."
