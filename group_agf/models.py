@@ -220,9 +220,9 @@ class TwoLayerStep:
         return self._stacked(W, V, x, y, grads, accuracy)
 
     def one_by_one(self, W: torch.Tensor, x: torch.Tensor) -> bool:
-        "Whether S > 1 members go one after another: on one CPU thread, when one member's batch alone fills several chunks."
+        "Whether S > 1 members go one after another: on a CPU, when one member's hidden activations alone fill `chunk_bytes`."
         S, H, B = W.shape[0], W.shape[1], x.shape[1]
-        return S > 1 and self.rows_per_chunk(1, B, H, W) < B
+        return S > 1 and W.device.type == 'cpu' and B * H * W.element_size() >= self.chunk_bytes
 
     def _each(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool, accuracy: bool) -> tuple:
         "`_stacked` member by member, as S single runs; the gradients gathered into stacked buffers of their own."
