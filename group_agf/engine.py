@@ -273,10 +273,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         rows, diverged_at = (members.metrics(), None) if any(due) else (None, [None] * S)
         if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
-            for s in (s for s in range(S) if due[s]):
-                histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
-                if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
-                    write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
+            _append_rows(rows, due, epoch, elapsed, histories, run_dirs, csv_written)
             if progress: _show_metrics(bar, histories[0])
         # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
         for s in range(S):
@@ -295,6 +292,13 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         watch.update(members.step())
     bar.close()
     return results
+
+def _append_rows(rows: list, due: list, epoch: int, elapsed: float, histories: list, run_dirs: list, csv_written: list):
+    "Each due member's row appended to its history; its metrics.csv rewritten at most once a second while running."
+    for s in (s for s in range(len(rows)) if due[s]):
+        histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
+        if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
+            write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
 
 def _show_metrics(bar, history: list):
     "The progress bar's postfix: the first member's latest loss and accuracies."
