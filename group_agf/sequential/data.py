@@ -16,10 +16,10 @@ from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_tr
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['make_group', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template',
-           'group_distance', 'digits_template', 'template_image', 'unique_freqs', 'seed_template', 'make_template',
-           'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn', 'sequence_tokens', 'tuple_ids',
-           'prefix_products', 'encode', 'OnlineSampler']
+__all__ = ['make_group', 'EXTRA_TEMPLATES', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act',
+           'custom_fourier_template', 'group_distance', 'digits_template', 'template_image', 'unique_freqs',
+           'seed_template', 'make_template', 'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn',
+           'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -44,7 +44,9 @@ def act(G: FiniteGroup, x, g):
     return x[..., A[np.asarray(g)]]
 
 # %% ../../nbs/12a_sequence_data.ipynb #a5a0d05a
-TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
+EXTRA_TEMPLATES = ('fixed_cn', 'fixed_cnxcn', 'fixed_group', 'gaussian_mixture_2d', 'gaussian_2d', 'fixed_2d', 'hexagon_tie_2d',
+                   'ring_isotropic_2d', 'mnist')   # built by `templates2d` (12g)
+TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d') + EXTRA_TEMPLATES
 
 def _centre(x: np.ndarray) -> np.ndarray:
     "x minus its mean (templates carry no trivial-irrep power)."
@@ -191,10 +193,13 @@ def make_template(G: FiniteGroup,
                   power_ratio: float = 3.0,     # fourier: ratio of consecutive powers
                   sigma: float = 1.0,           # gaussian: width in group distance
                   n_bumps: int = 1,             # gaussian, gaussian_1d: number of bumps
-                  digit: int = 0                # digits: class 0-9
+                  digit: int = 0,               # digits, mnist: class 0-9
+                  **options                     # the `EXTRA_TEMPLATES` kinds' options (`templates2d.FAMILY_OPTIONS`)
                  ) -> np.ndarray:
     "A mean-centred template (n,) float64 of a kind in `TEMPLATES`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
+    if options and kind not in EXTRA_TEMPLATES:
+        raise ValueError(f"{next(iter(options))}: not an option of template {kind!r}; allowed: options of {', '.join(EXTRA_TEMPLATES)}")
     seed = check_int('template_seed', seed, 0)
     rng, n = np.random.default_rng(seed), G.order
     if kind == 'onehot':
@@ -224,6 +229,9 @@ def make_template(G: FiniteGroup,
         x = (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
     elif kind == 'digits':
         x = digits_template(G, digit, seed)
+    elif kind in EXTRA_TEMPLATES:
+        from .templates2d import family_template   # at call time: templates2d imports this module
+        x = family_template(G, kind, seed, digit, **options)
     else:
         x = seed_template(G, kind, seed, n_freqs, n_bumps)
     return _centre(np.asarray(x, dtype=float))
@@ -283,17 +291,19 @@ def escnn_power_map(G: FiniteGroup) -> list[int]:
 
 _MAPS_SHOWN = set()   # (group, powers) whose map this process has printed: a sweep or an ensemble prints it once
 
-def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True) -> list[float]:
+def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True,
+                      name: str = 'powers', # the option read (fixed_group: `fourier_coef_diag_values`)
+                     ) -> list[float]:
     "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed (once per process)."
     names = [n for n, _ in escnn_irrep_characters(G)]
     if not isinstance(powers, (list, tuple, np.ndarray)) or len(powers) != len(names):
-        raise ValueError(f"powers: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
+        raise ValueError(f"{name}: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
     where, reps = escnn_power_map(G), real_irreps(G)
     out = [0.0] * len(reps)
     for p, i in zip(powers, where): out[i] = float(p)
-    if verbose and (G.name, tuple(powers)) not in _MAPS_SHOWN:
-        _MAPS_SHOWN.add((G.name, tuple(powers)))
-        print(f"powers of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
+    if verbose and (G.name, name, tuple(powers)) not in _MAPS_SHOWN:
+        _MAPS_SHOWN.add((G.name, name, tuple(powers)))
+        print(f"{name} of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
             f"{n}={p:g} -> {reps[i].name} (dim {reps[i].dim})" for n, p, i in zip(names, powers, where)))
     return out
 
