@@ -111,7 +111,12 @@ def gaussian_mixture_2d(p1: int, # rows (first factor)
     out = parts[0] + parts[1]
     return _unit(out) if normalize else out
 
-def gaussian_2d(p1: int, p2: int, center=None, sigma: float = 2.0, k_freqs: int | None = None) -> np.ndarray:
+def gaussian_2d(p1: int, # rows (first factor)
+                p2: int, # columns (second factor)
+                center=None, # (c1, c2); None: the middle (p1 / 2, p2 / 2)
+                sigma: float = 2.0, # width
+                k_freqs: int | None = None, # keep only the k FFT bins of largest power (None: all)
+               ) -> np.ndarray:
     "Seed 003's `gaussian_2d`: one (p1, p2) Gaussian at `center`, optionally kept to its `k_freqs` strongest FFT bins."
     c1, c2 = (p1 / 2, p2 / 2) if center is None else center
     A, B = np.meshgrid(np.arange(p1), np.arange(p2), indexing='ij')
@@ -163,7 +168,12 @@ def seed_fft_indices(n: int) -> np.ndarray:
     "Seed 003's integer frequencies of an n-point FFT, `(fftfreq(n) * n).astype(int)` (truncation included)."
     return (np.fft.fftfreq(n) * n).astype(int)
 
-def ring_isotropic_2d(p1: int, p2: int, r0: float = 6.0, sigma: float = 0.5, total_power: float = 1.0) -> np.ndarray:
+def ring_isotropic_2d(p1: int, # rows (first factor)
+                      p2: int, # columns (second factor)
+                      r0: float = 6.0, # radius of the ring, in frequency steps
+                      sigma: float = 0.5, # radial width of the ring
+                      total_power: float = 1.0, # sum of the squared FFT magnitudes
+                     ) -> np.ndarray:
     "Seed 003's `ring_isotropic_2d`: FFT magnitude a Gaussian ring of radius r0 (sum of squares `total_power`)."
     _at_least_six(p1, p2, 'ring_isotropic_2d')
     R = np.sqrt(seed_fft_indices(p1)[:, None] ** 2 + seed_fft_indices(p2)[None, :] ** 2)
@@ -250,7 +260,12 @@ def _pair(name: str, value, positive: bool = True) -> tuple[float, float]:
         raise ValueError(f"{name}: got {value!r}; allowed: " + ('[lo, hi] with 0 < lo <= hi' if positive else '[c1, c2], two finite numbers'))
     return float(value[0]), float(value[1])
 
-def _synthetic_2d(kind: str, p1: int, p2: int, seed: int, o: dict) -> np.ndarray:
+def _synthetic_2d(kind: str, # one of the 2-D synthetic kinds
+                  p1: int, # rows
+                  p2: int, # columns
+                  seed: int, # the template's draws
+                  o: dict, # every option of `FAMILY_OPTIONS`
+                 ) -> np.ndarray:
     "One of the 2-D synthetic families on a p1 x p2 grid, its options checked."
     if kind == 'gaussian_mixture_2d':
         if not isinstance(o['normalize'], bool): raise ValueError(f"normalize: got {o['normalize']!r}; allowed: true, false")
@@ -268,7 +283,12 @@ def _synthetic_2d(kind: str, p1: int, p2: int, seed: int, o: dict) -> np.ndarray
                                  check_float('total_power', o['total_power'], 0.0, open_min=True))
     return fixed_2d(p1, p2)
 
-def family_template(G: FiniteGroup, kind: str, seed: int = 0, digit: int = 0, **options) -> np.ndarray:
+def family_template(G: FiniteGroup, # the group the template lives on
+                    kind: str, # one of `EXTRA_TEMPLATES`
+                    seed: int = 0, # template_seed: the mixture's draws, the MNIST image picked
+                    digit: int = 0, # mnist: class 0-9
+                    **options, # any of `FAMILY_OPTIONS` (the rest at their defaults)
+                   ) -> np.ndarray:
     "A template (n,) of a kind in `EXTRA_TEMPLATES` on `G` (options: `FAMILY_OPTIONS`), its group and options checked."
     check_choice('template', kind, EXTRA_TEMPLATES)
     for name in options:
