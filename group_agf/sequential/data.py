@@ -289,7 +289,7 @@ def escnn_power_map(G: FiniteGroup) -> list[int]:
         out.append(match[0])
     return out
 
-_MAPS_SHOWN = set()   # (group, powers) whose map this process has printed: a sweep or an ensemble prints it once
+_MAPS_SHOWN = set()   # (group, option, values) whose map this process has printed: a sweep or an ensemble prints it once
 
 def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True,
                       name: str = 'powers', # the option read (fixed_group: `fourier_coef_diag_values`)
