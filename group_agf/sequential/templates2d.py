@@ -245,7 +245,7 @@ def mnist_2d(img: np.ndarray, p1: int, p2: int) -> np.ndarray:
     src = torch.as_tensor(img, dtype=torch.float64)[None, None]
     return torch.nn.functional.interpolate(src, size=(p1, p2), mode='bilinear', align_corners=False)[0, 0].numpy()
 
-# %% ../../nbs/12g_templates_2d.ipynb #2a3d215d
+# %% ../../nbs/12g_templates_2d.ipynb #7a7ffb93
 FAMILY_OPTIONS = dict(fourier_coef_diag_values=None, n_blobs=8, frac_broad=0.7, sigma_broad=(3.5, 6.0),
                       sigma_narrow=(1.0, 2.0), amp_broad=1.0, amp_narrow=0.5, normalize=True, k0=6.0, spike_amp=1.0,
                       r0=6.0, ring_sigma=0.5, total_power=1.0, center=None, sigma_2d=2.0, k_freqs=None,
