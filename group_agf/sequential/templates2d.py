@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..groups import FiniteGroup
-from ..fourier import real_irreps
+from ..fourier import irreps, real_irreps
 from ..tasks import check_choice, check_float, check_int
 from .data import EXTRA_TEMPLATES, _cyclic_factors, _unit
 
@@ -35,6 +35,8 @@ def _grid(G: FiniteGroup, kind: str, dims: int) -> tuple:
 def fft_power(G: FiniteGroup, x) -> np.ndarray:
     "Power per real irrep of a signal on C_n or C_p1 x C_p2 from numpy's FFT (the seed's view), in `real_irreps(G)` order."
     shape = _cyclic_factors(G)
+    if shape is None or len(shape) > 2:
+        raise ValueError(f"group: fft_power needs a cyclic group or a product of two cyclic groups; got {G.name}")
     bins = np.abs(np.fft.fftn(np.asarray(x, dtype=float).reshape(shape))) ** 2 / G.order
     chars = [sum(irreps(G)[m].character for m in r.members).reshape(shape) for r in real_irreps(G)]
     return np.array([bins[np.abs(np.fft.fftn(c)) > 1e-6].sum() for c in chars])
@@ -254,7 +256,7 @@ FAMILY_OPTIONS = dict(fourier_coef_diag_values=None, n_blobs=8, frac_broad=0.7, 
 def _pair(name: str, value, positive: bool = True) -> tuple[float, float]:
     "Two finite numbers (a range lo <= hi of positive numbers, or a point), else a ValueError naming the option."
     ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
     if ok and positive: ok = 0 < value[0] <= value[1]
     if not ok:
         raise ValueError(f"{name}: got {value!r}; allowed: " + ('[lo, hi] with 0 < lo <= hi' if positive else '[c1, c2], two finite numbers'))
