@@ -160,6 +160,8 @@ def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product o
                   seed: int = 0, # the seed of the template's random draws
                   n_freqs: int = 1, # fourier_1d / unique_freqs_2d: frequencies carrying power
                   n_bumps: int = 3, # gaussian_1d: Gaussian bumps summed
+                  amp_max: float = 100.0, # fourier_1d / unique_freqs_2d: squared amplitude of the first frequency
+                  amp_min: float = 10.0, # fourier_1d / unique_freqs_2d: squared amplitude of the last frequency
                  ) -> np.ndarray:
     "One of seed 003's template families (`SEED_TEMPLATES`) on a cyclic group or a product of two, at unit std."
     factors, rng = _cyclic_factors(G), np.random.default_rng(seed)
@@ -176,7 +178,8 @@ def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product o
     k = check_int('n_freqs', n_freqs, 1, None if kind == 'unique_freqs_2d' else G.order // 2)
     freqs = (unique_freqs(*shape, k) if kind == 'unique_freqs_2d'
              else [(int(f),) for f in rng.choice(np.arange(1, G.order // 2 + 1), size=k, replace=False)])
-    amps, phases = np.sqrt(np.linspace(100, 10, k)), rng.uniform(0.0, 2 * np.pi, size=k)
+    top, low = check_float('amp_max', amp_max, 0.0), check_float('amp_min', amp_min, 0.0)
+    amps, phases = np.sqrt(np.linspace(top, low, k)), rng.uniform(0.0, 2 * np.pi, size=k)
     spec = np.zeros(shape, dtype=complex)
     for f, a, ph in zip(freqs, amps, phases):
         conj = tuple((-fi) % n for fi, n in zip(f, shape))
@@ -194,12 +197,14 @@ def make_template(G: FiniteGroup,
                   sigma: float = 1.0,           # gaussian: width in group distance
                   n_bumps: int = 1,             # gaussian, gaussian_1d: number of bumps
                   digit: int = 0,               # digits, mnist: class 0-9
-                  **options                     # the `EXTRA_TEMPLATES` kinds' options (`templates2d.FAMILY_OPTIONS`)
+                  **options                     # amp_max / amp_min (fourier_1d, unique_freqs_2d); `templates2d.FAMILY_OPTIONS`
                  ) -> np.ndarray:
     "A mean-centred template (n,) float64 of a kind in `TEMPLATES`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
-    if options and kind not in EXTRA_TEMPLATES:
-        raise ValueError(f"{next(iter(options))}: not an option of template {kind!r}; allowed: options of {', '.join(EXTRA_TEMPLATES)}")
+    amps_only = kind in ('fourier_1d', 'unique_freqs_2d') and set(options) <= {'amp_max', 'amp_min'}
+    if options and kind not in EXTRA_TEMPLATES and not amps_only:
+        raise ValueError(f"{next(iter(options))}: not an option of template {kind!r}; allowed: amp_max, amp_min "
+                         f"(fourier_1d, unique_freqs_2d) or the options of {', '.join(EXTRA_TEMPLATES)}")
     seed = check_int('template_seed', seed, 0)
     rng, n = np.random.default_rng(seed), G.order
     if kind == 'onehot':
@@ -233,7 +238,7 @@ def make_template(G: FiniteGroup,
         from .templates2d import family_template   # at call time: templates2d imports this module
         x = family_template(G, kind, seed, digit, **options)
     else:
-        x = seed_template(G, kind, seed, n_freqs, n_bumps)
+        x = seed_template(G, kind, seed, n_freqs, n_bumps, **options)
     return _centre(np.asarray(x, dtype=float))
 
 # %% ../../nbs/12a_sequence_data.ipynb #7273a1f9

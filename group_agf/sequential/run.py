@@ -68,7 +68,9 @@ class SequenceConfig:
     sigma: float = option(1.0, 'gaussian: width', low=0.0, open_low=True)
     n_bumps: int = option(1, 'gaussian: mixture size', low=1)
     digit: int = option(0, 'digits, mnist: class 0-9', low=0, high=9)
-    # seed 003's other families (templates2d, 12g); added later, so at their defaults they leave folder names as they were
+    # seed 003's other parameters and families (templates2d, 12g); added later: at their defaults, old folder names stay
+    amp_max: float = option(100.0, 'fourier_1d, unique_freqs_2d: squared amplitude of the first frequency', low=0.0, hashed_if_set=True)
+    amp_min: float = option(10.0, 'fourier_1d, unique_freqs_2d: squared amplitude of the last frequency', low=0.0, hashed_if_set=True)
     fourier_coef_diag_values: list | None = option(None, 'fixed_cn, fixed_cnxcn: value per mode; fixed_group: per real irrep (in `powers_order`)',
                                                    floats=True, hashed_if_set=True)
     n_blobs: int = option(8, 'gaussian_mixture_2d: Gaussians in all', low=1, hashed_if_set=True)
@@ -170,7 +172,8 @@ def template_powers(cfg: SequenceConfig, G, verbose: bool = False) -> list:
     return powers_from_escnn(G, cfg.powers, verbose) if cfg.powers_order == 'escnn' else cfg.powers
 
 def _family_options(cfg: SequenceConfig, G, verbose: bool = False) -> dict:
-    "The options of an `EXTRA_TEMPLATES` kind (fixed_group's values reordered from escnn's if `powers_order='escnn'`)."
+    "The options of a seed 003 kind (fixed_group's values reordered from escnn's if `powers_order='escnn'`)."
+    if cfg.template in ('fourier_1d', 'unique_freqs_2d'): return dict(amp_max=cfg.amp_max, amp_min=cfg.amp_min)
     if cfg.template not in EXTRA_TEMPLATES: return {}
     out = {name: getattr(cfg, name) for name in FAMILY_OPTIONS}
     if cfg.template == 'fixed_group' and cfg.powers_order == 'escnn':
