@@ -36,7 +36,8 @@ def option(default=MISSING,
            open_low: bool = False,          # the range excludes `low`
            open_high: bool = False,         # the range excludes `high`
            floats: bool = False,            # a list whose entries are real numbers (written as floats)
-           names_run: bool = True           # part of the run's identity (folder name, same-config check)
+           names_run: bool | str = True     # part of the run's identity (folder name, same-config check); 'unless_default':
+                                            # hashed into the folder name only when not at its default (an option added later)
           ) -> dataclasses.Field:
     "A configuration field: its default, one line of help, and the values allowed."
     meta = dict(help=help, choices=tuple(choices) if choices is not None else None, low=low, high=high,
@@ -145,7 +146,9 @@ def run_name(cfg, prefix: str = '', drop: str = '') -> str:
     "Folder name: `prefix`, the options that differ from the defaults (readable, without `drop` characters), a hash."
     identity, default = run_identity(cfg), run_identity(type(cfg)())
     changed = [f"{k}={v}" for k, v in identity.items() if v != default[k] and k != 'device']
-    digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    later = {f.name for f in fields(cfg) if f.metadata.get('names_run') == 'unless_default'}
+    hashed = {k: v for k, v in identity.items() if not (k in later and v == default[k])}
+    digest = hashlib.sha1(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:8]
     readable = '_'.join(changed)[:80].replace('/', '-').replace(' ', '')
     for ch in drop: readable = readable.replace(ch, '')
     return f"{prefix}{readable or 'defaults'}_{digest}"

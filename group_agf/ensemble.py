@@ -11,13 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from .models import ACTIVATIONS, TwoLayerStep, projected_mse_terms
+from .concat_mlp import concat_table, gather_preactivations
 from .rundir import open_run_dirs
 from .engine import SingleRun, TrainResult, train_members
 from .train import TrainConfig, build_run, make_config
 
 # %% auto #0
-__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses', 'EnsembleOptimizer',
-           'ArithmeticMembers', 'train_ensemble']
+__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses', 'ConcatEnsembleNet',
+           'EnsembleOptimizer', 'ArithmeticMembers', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -53,6 +54,7 @@ class EnsembleNet(torch.nn.Module):
         super().__init__()
         self.W = torch.nn.Parameter(torch.stack([m.W.weight.detach() for m in models]).clone())
         self.V = torch.nn.Parameter(torch.stack([m.V.weight.detach() for m in models]).clone())
+        self.stacked = [('W.weight', self.W), ('V.weight', self.V)]    # (a member's state-dict key, stacked parameter)
         self.activation, self.act, self.steps = activation, ACTIVATIONS[activation], {}
         m0 = models[0]
         self.n_tokens, self.num_of_ops, self.n_classes = m0.n_tokens, m0.num_of_ops, m0.n_classes
@@ -108,6 +110,50 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
         return F.cross_entropy(outputs.reshape(S * B, C), targets.reshape(-1), reduction='none').view(S, B).mean(1)
     square, at_target = projected_mse_terms(outputs - outputs.mean(dim=2, keepdim=True), targets)
     return square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / outputs.shape[2]
+
+# %% ../nbs/06b_ensemble.ipynb #199c1c6b
+class ConcatEnsembleNet(torch.nn.Module):
+    "S stacked `ConcatEmbedMLP`s: E (S, k·n, d), W (S, H, k·d), V (S, C, H); gradients by autograd."
+    def __init__(self, models, activation: str):
+        super().__init__()
+        stack = lambda get: torch.nn.Parameter(torch.stack([get(m).detach() for m in models]).clone())
+        self.E, self.W, self.V = stack(lambda m: m.E.weight), stack(lambda m: m.W.weight), stack(lambda m: m.V.weight)
+        self.stacked = [('E.weight', self.E), ('W.weight', self.W), ('V.weight', self.V)]
+        self.activation, self.act, self.num_of_ops, self.steps = activation, ACTIVATIONS[activation], models[0].num_of_ops, {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "Logits (S, B, C) for token ids x (S, B, k), member s on its own inputs x[s]."
+        h = gather_preactivations(concat_table(self.E, self.W, self.num_of_ops), x)
+        return torch.bmm(self.act(h), self.V.transpose(1, 2))
+
+    def loss_and_grads(self,
+                       x: torch.Tensor, # operand indices (S, B, k)
+                       y: torch.Tensor, # targets (S, B)
+                       loss_func: str, # 'mse' (projected) or 'nll'
+                       active: torch.Tensor | None = None, # (S,) members still training (others get zero gradients)
+                       accuracy: bool = False, # also return each member's accuracy on (x, y)
+                      ):
+        "Per-member training losses (S,) (and accuracies with `accuracy`); sets every stacked parameter's `.grad` (zero where not `active`)."
+        E, W, k = self.E.detach(), self.W.detach(), self.num_of_ops
+        table = concat_table(E, W, k)                                          # (S, k·n, H)
+        losses, acc, dT, dV = self._hand(table, x, y, loss_func, True, accuracy)
+        S, kn, d = E.shape
+        dT, W = dT.transpose(1, 2).reshape(S, k, kn // k, -1), W.view(S, -1, k, d)   # per operand: (S, k, n, H), (S, H, k, d)
+        grads = (torch.einsum('sith,shid->sitd', dT, W).reshape(E.shape),       # dL/dE_i = dL/dT_i W_i
+                 torch.einsum('sith,sitd->shid', dT, E.view(S, k, kn // k, d)).reshape(self.W.shape), dV)
+        for (_, q), g in zip(self.stacked, grads):
+            q.grad = g if active is None else g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
+        return (losses, acc) if accuracy else losses
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
+        "Per-member losses and accuracies (S,) on x (S, B, k), y (S, B): one pass, no gradients."
+        return self._hand(concat_table(self.E, self.W, self.num_of_ops), x, y, loss_func, False, True)[:2]
+
+    def _hand(self, table, x, y, loss_func: str, grads: bool, accuracy: bool) -> tuple:
+        "`models.TwoLayerStep` (reused per loss) on the two-layer network (T^T, V): losses, accuracies, dL/dT^T, dL/dV."
+        if loss_func not in self.steps: self.steps[loss_func] = TwoLayerStep(self.activation, loss_func, table.shape[1] // self.num_of_ops)
+        return self.steps[loss_func](table.transpose(1, 2), self.V, x, y, grads, accuracy)
 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:
@@ -170,15 +216,16 @@ class EnsembleOptimizer:
 
 # %% ../nbs/06b_ensemble.ipynb #ede2aabb
 class ArithmeticMembers:
-    "The members of an arithmetic ensemble for the engine's loop: one `EnsembleNet`, one `EnsembleOptimizer`."
+    "The members of an arithmetic ensemble for the engine's loop: one `EnsembleNet` (or `ConcatEnsembleNet`), one `EnsembleOptimizer`."
     def __init__(self, cfgs: list):
         self.parts = [build_run(c) for c in cfgs]
         c0 = self.c0 = cfgs[0]
-        self.net = EnsembleNet([p.model for p in self.parts], c0.activation)
+        net = ConcatEnsembleNet if c0.model == 'concat_mlp' else EnsembleNet
+        self.net = net([p.model for p in self.parts], c0.activation)
         self.xs = [torch.stack([p.x_train for p in self.parts]), torch.stack([p.x_test for p in self.parts])]
         self.ys = [torch.stack([p.y_train for p in self.parts]), torch.stack([p.y_test for p in self.parts])]
-        self.opt = EnsembleOptimizer([self.net.W, self.net.V], c0.optim, [c.learning_rate for c in cfgs],
-                                     [c.weight_decay for c in cfgs])
+        self.opt = EnsembleOptimizer([q for _, q in self.net.stacked], c0.optim, [c.learning_rate for c in cfgs],
+                                     [c.weight_decay for c in cfgs], betas=tuple(c0.adam_betas))
         self.pending = None              # the losses whose gradients `metrics` already set
 
     def step(self) -> torch.Tensor:
@@ -194,7 +241,7 @@ class ArithmeticMembers:
     def freeze(self, s: int):
         self.opt.active[s] = 0
         if self.pending is not None:                     # gradients set before the freeze: none for member s
-            for g in (self.net.W.grad, self.net.V.grad): g[s] = 0
+            for _, q in self.net.stacked: q.grad[s] = 0
 
     def metrics(self) -> list[dict]:
         "Train/test loss and accuracy and the learning rate of every member (one host synchronisation for all)."
@@ -209,11 +256,11 @@ class ArithmeticMembers:
 
     def checkpoint(self, s: int, epoch: int, history: list) -> dict:
         "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history): `train` resumes it."
-        p = self.parts[s]
+        p, own = self.parts[s], self._own(s)
         with torch.no_grad():
-            p.model.W.weight.copy_(self.net.W[s]); p.model.V.weight.copy_(self.net.V[s])
+            for q, (_, stacked) in zip(own, self.net.stacked): q.copy_(stacked[s])
         torch_opt = p.optimizer.optimizers[0]
-        for q, state in zip((p.model.W.weight, p.model.V.weight), self.opt.member_state(s)):
+        for q, state in zip(own, self.opt.member_state(s)):
             if state: torch_opt.state[q] = state
         checkpoint = SingleRun(p).checkpoint(0, epoch, history)
         torch_opt.state.clear()               # the clones live on in the checkpoint only
@@ -224,11 +271,16 @@ class ArithmeticMembers:
         self.pending = None
         with torch.no_grad():
             for s, (p, st) in enumerate(zip(self.parts, states)):
-                self.net.W[s] = st['model']['W.weight']; self.net.V[s] = st['model']['V.weight']
+                for name, stacked in self.net.stacked: stacked[s] = st['model'][name]
                 p.optimizer.load_state_dict(st['optimizer'])
                 torch_opt = p.optimizer.optimizers[0]
-                self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
+                self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in self._own(s)])
                 torch_opt.state.clear()
+
+    def _own(self, s: int) -> list:
+        "Member s's own model parameters, in the order of the stacked ones."
+        params = dict(self.parts[s].model.named_parameters())
+        return [params[name] for name, _ in self.net.stacked]
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:
