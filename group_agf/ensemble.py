@@ -80,16 +80,25 @@ class EnsembleNet(torch.nn.Module):
                        active: torch.Tensor | None = None, # (S,) members still training (others get zero gradients)
                        accuracy: bool = False, # also return each member's accuracy on (x, y)
                       ):
-        "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
-        losses, acc, self.W.grad, self.V.grad = self.hand(loss_func)(self.W, self.V, x, y, True, accuracy)
-        if active is not None:     # no host synchronization: mask unconditionally
-            for g in (self.W.grad, self.V.grad): g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
+        "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets the `stacked` parameters' `.grad` (zero where not `active`)."
+        losses, acc, d_first, d_top = self.hand(loss_func)(*self.two_layer(), x, y, True, accuracy)
+        for (_, q), g in zip(self.stacked, self.chain(d_first, d_top)):
+            q.grad = g
+            if active is not None: g.masked_fill_(active.view(-1, 1, 1) == 0, 0)   # no host synchronization: mask unconditionally
         return (losses, acc) if accuracy else losses
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
         "Per-member losses and accuracies (S,) on x (S, B, k), y (S, B): one pass, no gradients."
-        return self.hand(loss_func)(self.W, self.V, x, y, False, True)[:2]
+        return self.hand(loss_func)(*self.two_layer(), x, y, False, True)[:2]
+
+    def two_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "The stacked two-layer network the hand-written step runs on: first layer (S, H, k·n), top layer (S, C, H)."
+        return self.W, self.V
+
+    def chain(self, d_first: torch.Tensor, d_top: torch.Tensor) -> tuple:
+        "The gradients of the `stacked` parameters from those of `two_layer`'s two matrices (here the same)."
+        return d_first, d_top
 
     @torch.no_grad()
     def normalize_(self):
@@ -112,48 +121,32 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
     return square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / outputs.shape[2]
 
 # %% ../nbs/06b_ensemble.ipynb #199c1c6b
-class ConcatEnsembleNet(torch.nn.Module):
-    "S stacked `ConcatEmbedMLP`s: E (S, k·n, d), W (S, H, k·d), V (S, C, H); gradients by autograd."
+class ConcatEnsembleNet(EnsembleNet):
+    "S stacked `ConcatEmbedMLP`s, E (S, k·n, d), W (S, H, k·d), V (S, C, H): `EnsembleNet`'s step on the effective first layer, then the chain rule."
     def __init__(self, models, activation: str):
-        super().__init__()
+        torch.nn.Module.__init__(self)                        # its own parameters, not those of `EnsembleNet`
         stack = lambda get: torch.nn.Parameter(torch.stack([get(m).detach() for m in models]).clone())
         self.E, self.W, self.V = stack(lambda m: m.E.weight), stack(lambda m: m.W.weight), stack(lambda m: m.V.weight)
         self.stacked = [('E.weight', self.E), ('W.weight', self.W), ('V.weight', self.V)]
-        self.activation, self.act, self.num_of_ops, self.steps = activation, ACTIVATIONS[activation], models[0].num_of_ops, {}
+        self.activation, self.act, self.steps = activation, ACTIVATIONS[activation], {}
+        self.n_tokens, self.num_of_ops, self.n_classes = models[0].n_tokens, models[0].num_of_ops, models[0].n_classes
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Logits (S, B, C) for token ids x (S, B, k), member s on its own inputs x[s]."
         h = gather_preactivations(concat_table(self.E, self.W, self.num_of_ops), x)
         return torch.bmm(self.act(h), self.V.transpose(1, 2))
 
-    def loss_and_grads(self,
-                       x: torch.Tensor, # operand indices (S, B, k)
-                       y: torch.Tensor, # targets (S, B)
-                       loss_func: str, # 'mse' (projected) or 'nll'
-                       active: torch.Tensor | None = None, # (S,) members still training (others get zero gradients)
-                       accuracy: bool = False, # also return each member's accuracy on (x, y)
-                      ):
-        "Per-member training losses (S,) (and accuracies with `accuracy`); sets every stacked parameter's `.grad` (zero where not `active`)."
-        E, W, k = self.E.detach(), self.W.detach(), self.num_of_ops
-        table = concat_table(E, W, k)                                          # (S, k·n, H)
-        losses, acc, dT, dV = self._hand(table, x, y, loss_func, True, accuracy)
-        S, kn, d = E.shape
-        dT, W = dT.transpose(1, 2).reshape(S, k, kn // k, -1), W.view(S, -1, k, d)   # per operand: (S, k, n, H), (S, H, k, d)
-        grads = (torch.einsum('sith,shid->sitd', dT, W).reshape(E.shape),       # dL/dE_i = dL/dT_i W_i
-                 torch.einsum('sith,sitd->shid', dT, E.view(S, k, kn // k, d)).reshape(self.W.shape), dV)
-        for (_, q), g in zip(self.stacked, grads):
-            q.grad = g if active is None else g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
-        return (losses, acc) if accuracy else losses
+    def two_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "The effective first layer T^T (S, H, k·n) (`concat_mlp.concat_table`) and the unembedding V (S, C, H)."
+        return concat_table(self.E.detach(), self.W.detach(), self.num_of_ops).transpose(1, 2), self.V
 
-    @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
-        "Per-member losses and accuracies (S,) on x (S, B, k), y (S, B): one pass, no gradients."
-        return self._hand(concat_table(self.E, self.W, self.num_of_ops), x, y, loss_func, False, True)[:2]
-
-    def _hand(self, table, x, y, loss_func: str, grads: bool, accuracy: bool) -> tuple:
-        "`models.TwoLayerStep` (reused per loss) on the two-layer network (T^T, V): losses, accuracies, dL/dT^T, dL/dV."
-        if loss_func not in self.steps: self.steps[loss_func] = TwoLayerStep(self.activation, loss_func, table.shape[1] // self.num_of_ops)
-        return self.steps[loss_func](table.transpose(1, 2), self.V, x, y, grads, accuracy)
+    def chain(self, d_first: torch.Tensor, d_top: torch.Tensor) -> tuple:
+        "dL/dE_i = dL/dT_i W_i and dL/dW_i = (dL/dT_i)^T E_i from dL/dT^T (S, H, k·n); dL/dV as it is."
+        (S, kn, d), k = self.E.shape, self.num_of_ops
+        dT = d_first.transpose(1, 2).reshape(S, k, kn // k, -1)                     # per operand (S, k, n, H)
+        E, W = self.E.detach().view(S, k, kn // k, d), self.W.detach().view(S, -1, k, d)
+        return (torch.einsum('sith,shid->sitd', dT, W).reshape(self.E.shape),
+                torch.einsum('sith,sitd->shid', dT, E).reshape(self.W.shape), d_top)
 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:

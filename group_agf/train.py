@@ -63,7 +63,8 @@ class TrainConfig:
     use_bn: bool = option(False, 'batch norm after the first layer')
     normalize: bool = option(False, "project each neuron's weights to unit norm after every step")
     scale_down_top: bool = option(False, 'scale the top layer by 1/hidden_size')
-    init_scale: float = option(1.0, "multiplies PyTorch's default initialization", low=0.0, open_low=True)
+    init_scale: float = option(1.0, "multiplies the initialization (PyTorch's default; concat_mlp: Chughtai et al.'s)",
+                               low=0.0, open_low=True)
     model: str = option('cogs', "'cogs' (seed 000's network) or 'concat_mlp' (Chughtai et al. 2023: an embedding per "
                         "operand, concatenated, one hidden layer)", choices=MODEL_NAMES, names_run='unless_default')
     embed_dim: int = option(256, "model=concat_mlp: each operand's embedding size", low=1, names_run='unless_default')
