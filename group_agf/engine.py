@@ -217,7 +217,8 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
         return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))
     marker.unlink(missing_ok=True)
     from group_agf.models import GroupArithmeticNet
-    if isinstance(result.model, GroupArithmeticNet) and result.summary['status'] != 'diverged':
+    from group_agf.concat_mlp import ConcatEmbedMLP
+    if isinstance(result.model, (GroupArithmeticNet, ConcatEmbedMLP)) and result.summary['status'] != 'diverged':
         from group_agf.irrep_analysis import write_irrep_report   # what it learned: irreps.png, key irreps
         result.summary.update(write_irrep_report(run_dir, result))
     write_json(run_dir / 'summary.json', result.summary)
