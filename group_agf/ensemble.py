@@ -9,6 +9,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.optim.adam import adam as adam_update
 
 from .models import ACTIVATIONS, TwoLayerStep, projected_mse_terms
 from .concat_mlp import concat_table, gather_preactivations
@@ -177,8 +178,9 @@ class EnsembleOptimizer:
 
     @torch.no_grad()
     def step(self):
-        "One update of every parameter, member by member in parallel."
+        "One update of every parameter: Adam's by torch's fused kernel member by member where it can run, else stacked."
         self.t += 1
+        if self.kind != 'sgd' and self.fusable(): return self._fused_adam()
         lr = self.lr * self.active
         b1, b2 = self.betas
         for p, st in zip(self.params, self.state):
@@ -193,6 +195,22 @@ class EnsembleOptimizer:
             v = st.setdefault('exp_avg_sq', torch.zeros_like(p)).mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
             p.sub_((lr / (1 - b1 ** self.t)) * m / denom)
+
+    def fusable(self) -> bool:
+        "Whether torch's fused Adam can update each member's slices: on a CPU, floating point, contiguous gradients."
+        return all(p.device.type == 'cpu' and p.is_floating_point() and p.grad.is_contiguous() for p in self.params)
+
+    def _fused_adam(self):
+        "Adam (coupled L2) or AdamW (decoupled) of every active member: the single runs' fused kernel on its slices."
+        for p, st in zip(self.params, self.state):
+            for k in ('exp_avg', 'exp_avg_sq'): st.setdefault(k, torch.zeros_like(p))
+        lrs, wds, active = (t.flatten().tolist() for t in (self.lr, self.weight_decay, self.active))
+        for s in (s for s, on in enumerate(active) if on):
+            adam_update([p[s] for p in self.params], [p.grad[s] for p in self.params],
+                        [st['exp_avg'][s] for st in self.state], [st['exp_avg_sq'][s] for st in self.state], [],
+                        [torch.tensor(self.t - 1.0) for _ in self.params], fused=True,
+                        decoupled_weight_decay=self.kind == 'adamw', amsgrad=False, beta1=self.betas[0],
+                        beta2=self.betas[1], lr=lrs[s], weight_decay=wds[s], eps=self.eps, maximize=False)
 
     def member_state(self, s: int) -> list[dict]:
         "Member s's state in torch's per-parameter format (`momentum_buffer`, or `step`, `exp_avg`, `exp_avg_sq`; {} before any step)."
