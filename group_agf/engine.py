@@ -221,6 +221,9 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
     if isinstance(result.model, (GroupArithmeticNet, ConcatEmbedMLP)) and result.summary['status'] != 'diverged':
         from group_agf.irrep_analysis import write_irrep_report   # what it learned: irreps.png, key irreps
         result.summary.update(write_irrep_report(run_dir, result))
+        if getattr(result.config, 'track_progress', False):      # measures at every evaluation: progress.png, phases
+            from group_agf.progress import write_progress_report
+            result.summary.update(write_progress_report(run_dir, result, update_summary=False))
     write_json(run_dir / 'summary.json', result.summary)
 
 def conclude_member(members: Members, # the family's members being trained
@@ -275,6 +278,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
             _append_rows(rows, due, epoch, elapsed, histories, run_dirs, csv_written)
+            if getattr(cfg, 'track_progress', False): _snapshot_weights(members, due, diverged_at, epoch, run_dirs, histories)
             if progress: _show_metrics(bar, histories[0])
         # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
         for s in range(S):
@@ -300,6 +304,12 @@ def _append_rows(rows: list, due: list, epoch: int, elapsed: float, histories: l
         histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
         if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
             write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
+
+def _snapshot_weights(members: Members, due: list, diverged_at: list, epoch: int, run_dirs: list, histories: list):
+    "`track_progress`: each due, finite member's weights at this evaluation as a weights-only checkpoint (never resumed from)."
+    for s, d in enumerate(run_dirs):
+        if d is not None and due[s] and diverged_at[s] is None:
+            write_checkpoint(d, dict(epoch=epoch, model=members.checkpoint(s, epoch, histories[s])['model'], history=histories[s]))
 
 def _show_metrics(bar, history: list):
     "The progress bar's postfix: the first member's latest loss and accuracies."

@@ -86,6 +86,8 @@ class TrainConfig:
     save_interval: int | None = save_interval_option(1000)
     init_save_range: int = init_save_range_option()
     track_stats: bool = option(False, "log seed 000's statistics of the hidden representation at every evaluation")
+    track_progress: bool = option(False, "keep the weights at every evaluation; at the end write progress measures "
+                                  "(progress.csv, progress.png, phases in summary.json)", names_run=False)
     device: str = device_option()
     dtype: str = dtype_option()
     max_wall_s: float | None = max_wall_s_option()
