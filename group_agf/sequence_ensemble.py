@@ -15,9 +15,10 @@ from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
 from .sequential.models import neuron_norms, per_neuron_exponent, resolve_optimizer
-from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
+from .sequential.run import (SequenceConfig, build_sequence_run, finish_sequence, make_sequence_config,
                                       make_sequence_model, reduction_stop, training_batch, uses_minibatches)
 from .rundir import open_run_dirs
+from .sequential.analysis import snapshot, snapshot_due
 from .engine import SingleRun, TrainResult, train_members
 from .train import load_run
 
@@ -167,6 +168,7 @@ class SequenceMembers:
 
     def step(self) -> torch.Tensor:
         "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
+        if snapshot_due(self.c0.save_param_interval, self.epoch): self._snapshot()
         x, y = training_batch(self.p0)
         losses = (self.net(x) - y).square().flatten(1).mean(1)
         grads = torch.autograd.grad(losses.sum(), list(self.net.params.values()), allow_unused=True)
@@ -174,6 +176,12 @@ class SequenceMembers:
         self.epoch += 1
         if self.c0.reduction_threshold is not None: self._early_stop(losses.tolist())   # after the step that meets it
         return losses.detach()
+
+    def _snapshot(self):
+        "Keep this epoch's parameters of every running member (in its optimizer's `snapshots`, as `train_sequence` does)."
+        for s, p in enumerate(self.parts):
+            if not self.frozen[s] and self.stopped_at[s] is None:
+                p.optimizer.snapshots[self.epoch] = snapshot({k: v[s] for k, v in self.net.params.items()})
 
     def _early_stop(self, values: list):
         "Seed 003's rule, per member: stop once the loss has fallen by `reduction_threshold` of the first one (after that epoch's step)."
@@ -232,6 +240,6 @@ def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> li
     with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
         todo = [i for i, s in enumerate(summaries) if s is None]
         members = SequenceMembers([cfgs[i] for i in todo]) if todo else None
-        trained = dict(zip(todo, map(add_staircase, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
-        return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
+        trained = dict(zip(todo, map(finish_sequence, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
+        return [trained[i] if i in trained else finish_sequence(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
                 for i in range(len(cfgs))]
