@@ -215,12 +215,12 @@ def migrate_sequence_config(d: dict, verbose: bool = True) -> dict:
 
 # %% ../../nbs/12c_sequence_run.ipynb #52378fcc
 _SEED = dict(template_seed=10, data_seed=10, init_seed=10, offline_batches=True, batch_size=128, eval_interval=1,
-             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None)
+             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None, save_param_interval=10)
 _PAIRS = lambda n: dict(k=2, model='TwoLayerNet', data_mode='exhaustive', val_fraction=max(1, n * n // 10) / (n * n))
 
 SEQUENCE_PRESETS = {
     'd3': _SEED | _PAIRS(6) | dict(group='dihedral:3', template='custom_fourier', powers=[0.0, 30.0, 3000.0],
-                                   powers_order='escnn', hidden=180, learning_rate=0.01, num_epochs=2000),
+                                   powers_order='escnn', hidden=180, learning_rate=0.01, num_epochs=2000, save_param_interval=1),
     'octahedral': _SEED | _PAIRS(24) | dict(group='octahedral', template='custom_fourier', powers=[0.0, 0.0, 0.0, 300.0, 500.0],
                                             powers_order='escnn', hidden=1200, learning_rate=0.01, num_epochs=1000),
     'a5': _SEED | _PAIRS(60) | dict(group='icosahedral', template='custom_fourier', powers=[0.0, 1300.0, 0.0, 2000.0, 0.0],
