@@ -165,6 +165,7 @@ class SequenceMembers:
         S = len(cfgs)
         self.lrs, self.epoch = [c.learning_rate for c in cfgs], 0
         self.stopped_at, self.initial, self.frozen = [None] * S, [None] * S, [False] * S
+        self.snapshots = {}      # epoch -> (stacked parameters, running members): `save_param_interval`
 
     def step(self) -> torch.Tensor:
         "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
@@ -178,10 +179,13 @@ class SequenceMembers:
         return losses.detach()
 
     def _snapshot(self):
-        "Keep this epoch's parameters of every running member (in its optimizer's `snapshots`, as `train_sequence` does)."
-        for s, p in enumerate(self.parts):
-            if not self.frozen[s] and self.stopped_at[s] is None:
-                p.optimizer.snapshots[self.epoch] = snapshot({k: v[s] for k, v in self.net.params.items()})
+        "Keep this epoch's stacked parameters (one copy on the device) and which members are running."
+        running = [s for s in range(len(self.parts)) if not self.frozen[s] and self.stopped_at[s] is None]
+        self.snapshots[self.epoch] = (snapshot(self.net.params, cpu=False), running)
+
+    def _member_snapshots(self, s: int) -> dict:
+        "Member s's snapshots {epoch: parameters}, as `train_sequence` keeps them."
+        return {e: {k: v[s] for k, v in stacked.items()} for e, (stacked, running) in self.snapshots.items() if s in running}
 
     def _early_stop(self, values: list):
         "Seed 003's rule, per member: stop once the loss has fallen by `reduction_threshold` of the first one (after that epoch's step)."
@@ -200,6 +204,7 @@ class SequenceMembers:
         self.net.load_member_(s, p.model)
         p.optimizer.steps = self.stopped_at[s] if self.stopped_at[s] is not None else epoch   # no step once stopped
         p.optimizer.initial_loss, p.optimizer.stopped_at = self.initial[s], self.stopped_at[s]
+        p.optimizer.snapshots = self._member_snapshots(s)
         if shared is not None: p.task.sampler.load_state_dict(shared.state_dict())
         return SingleRun(p).checkpoint(0, epoch, history)
 

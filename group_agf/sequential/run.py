@@ -381,7 +381,7 @@ def sequence_loss_step(parts: RunParts) -> torch.Tensor:
     opt, cfg = parts.optimizer, parts.config
     if opt.stopped_at is not None:
         return torch.zeros((), device=parts.device, requires_grad=True)    # nothing left to do: no forward pass
-    if snapshot_due(cfg.save_param_interval, opt.steps): opt.snapshots[opt.steps] = snapshot(parts.model)
+    if snapshot_due(cfg.save_param_interval, opt.steps): opt.snapshots[opt.steps] = snapshot(parts.model, cpu=False)
     if uses_minibatches(parts):
         if cfg.reduction_threshold is not None and opt.initial_loss is None:    # L_0: the loss before training
             with torch.no_grad(): opt.initial_loss = parts.loss_fn(parts.model(parts.x_train), parts.y_train).item()
