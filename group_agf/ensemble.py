@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from .models import ACTIVATIONS, TwoLayerStep, projected_mse_terms
 from .rundir import open_run_dirs
-from .engine import SingleRun, TrainResult, train_members
+from .engine import Screen, SingleRun, TrainResult, train_members
 from .train import TrainConfig, build_run, make_config
 
 # %% auto #0
@@ -179,7 +179,7 @@ class ArithmeticMembers:
         self.ys = [torch.stack([p.y_train for p in self.parts]), torch.stack([p.y_test for p in self.parts])]
         self.opt = EnsembleOptimizer([self.net.W, self.net.V], c0.optim, [c.learning_rate for c in cfgs],
                                      [c.weight_decay for c in cfgs])
-        self.pending = None              # the losses whose gradients `metrics` already set
+        self.pending, self.screens = None, None   # the losses whose gradients `metrics` already set; `perfect`'s subsets
 
     def step(self) -> torch.Tensor:
         "Losses and gradients by hand, the batched optimizer step, the seed's projections; the members' losses (S,)."
@@ -206,6 +206,13 @@ class ArithmeticMembers:
         table = torch.stack(vals, 1).cpu().tolist()
         lrs = (self.opt.lr * self.opt.active).flatten().tolist()
         return [dict(train_loss=a, train_acc=b, test_loss=c, test_acc=d, lr=float(l)) for (a, b, c, d), l in zip(table, lrs)]
+
+    def perfect(self, splits: list) -> list[dict]:
+        "Per member, whether every example of each split is right now (`engine.Screen`: a subset first, one pass for all)."
+        if self.screens is None: self.screens = [Screen(x, y, dim=1) for x, y in zip(self.xs, self.ys)]
+        accuracy = lambda x, y: self.net.evaluate(x, y, self.c0.loss_func)[1]
+        flags = {split: self.screens[('train', 'test').index(split)](accuracy) for split in splits}
+        return [{split: flags[split][s] for split in splits} for s in range(len(self.parts))]
 
     def checkpoint(self, s: int, epoch: int, history: list) -> dict:
         "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history): `train` resumes it."

@@ -212,7 +212,8 @@ def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
     grad_step = None if hand is None else lambda p, accuracy: hand.set_grads(p.model, p.x_train, p.y_train, accuracy)
     return RunParts(cfg, task, train_idx, test_idx, as_t(task.inputs[train_idx]), as_t(task.targets[train_idx]),
                     as_t(task.inputs[test_idx]), as_t(task.targets[test_idx]), model, optimizer, scheduler,
-                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step)
+                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step,
+                    accuracy=lambda p, x, y: evaluate(p.model, p.loss_fn, x, y)[1])   # exact first epochs at 100%
 
 # %% ../nbs/06_train.ipynb #fa4adc24
 def run_name(cfg: TrainConfig) -> str:
