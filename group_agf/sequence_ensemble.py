@@ -15,9 +15,10 @@ from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
 from .sequential.models import neuron_norms, per_neuron_exponent, resolve_optimizer
-from .sequential.run import (SequenceConfig, add_staircase, build_sequence_run, make_sequence_config,
+from .sequential.run import (SequenceConfig, build_sequence_run, finish_sequence, make_sequence_config,
                                       make_sequence_model, reduction_stop, training_batch, uses_minibatches)
 from .rundir import open_run_dirs
+from .sequential.analysis import snapshot, snapshot_due
 from .engine import SingleRun, TrainResult, train_members
 from .train import load_run
 
@@ -164,9 +165,11 @@ class SequenceMembers:
         S = len(cfgs)
         self.lrs, self.epoch = [c.learning_rate for c in cfgs], 0
         self.stopped_at, self.initial, self.frozen = [None] * S, [None] * S, [False] * S
+        self.snapshots = {}      # epoch -> (stacked parameters, running members): `save_param_interval`
 
     def step(self) -> torch.Tensor:
         "One step of every running member: losses on the shared batch, the early-stop rule, gradients, the update."
+        if snapshot_due(self.c0.save_param_interval, self.epoch): self._snapshot()
         x, y = training_batch(self.p0)
         losses = (self.net(x) - y).square().flatten(1).mean(1)
         grads = torch.autograd.grad(losses.sum(), list(self.net.params.values()), allow_unused=True)
@@ -174,6 +177,15 @@ class SequenceMembers:
         self.epoch += 1
         if self.c0.reduction_threshold is not None: self._early_stop(losses.tolist())   # after the step that meets it
         return losses.detach()
+
+    def _snapshot(self):
+        "Keep this epoch's stacked parameters (one copy on the device) and which members are running."
+        running = [s for s in range(len(self.parts)) if not self.frozen[s] and self.stopped_at[s] is None]
+        self.snapshots[self.epoch] = (snapshot(self.net.params, cpu=False), running)
+
+    def _member_snapshots(self, s: int) -> dict:
+        "Member s's snapshots {epoch: parameters}, as `train_sequence` keeps them."
+        return {e: {k: v[s] for k, v in stacked.items()} for e, (stacked, running) in self.snapshots.items() if s in running}
 
     def _early_stop(self, values: list):
         "Seed 003's rule, per member: stop once the loss has fallen by `reduction_threshold` of the first one (after that epoch's step)."
@@ -192,6 +204,7 @@ class SequenceMembers:
         self.net.load_member_(s, p.model)
         p.optimizer.steps = self.stopped_at[s] if self.stopped_at[s] is not None else epoch   # no step once stopped
         p.optimizer.initial_loss, p.optimizer.stopped_at = self.initial[s], self.stopped_at[s]
+        p.optimizer.snapshots = self._member_snapshots(s)
         if shared is not None: p.task.sampler.load_state_dict(shared.state_dict())
         return SingleRun(p).checkpoint(0, epoch, history)
 
@@ -232,6 +245,6 @@ def train_sequence_ensemble(configs, run_dirs=None, progress: bool = True) -> li
     with open_run_dirs(run_dirs, cfgs) as summaries:      # locked, checked against their configs, cleaned
         todo = [i for i, s in enumerate(summaries) if s is None]
         members = SequenceMembers([cfgs[i] for i in todo]) if todo else None
-        trained = dict(zip(todo, map(add_staircase, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
-        return [trained[i] if i in trained else add_staircase(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
+        trained = dict(zip(todo, map(finish_sequence, train_members(members, [run_dirs[i] for i in todo], progress)))) if todo else {}
+        return [trained[i] if i in trained else finish_sequence(load_run(run_dirs[i], build_sequence_run, SequenceConfig))
                 for i in range(len(cfgs))]

@@ -35,14 +35,15 @@ from .models import (NONLINEARITIES, NONLINEARITY_DEGREES, OPTIMIZER_CHOICES, TR
                                          QuadraticRNN, SequentialMLP, TwoLayerNet, make_sequence_optimizer)
 from .staircase import format_report, staircase_report
 from .seed003 import is_seed003_config, read_seed003_config
+from .analysis import snapshot, snapshot_due
 
 # %% auto #0
 __all__ = ['MODELS', 'DATA_MODES', 'POWERS_ORDERS', 'CONFIG_VERSION', 'SEQUENCE_PRESETS', 'SequenceConfig',
            'coerce_sequence_value', 'validate_sequence_config', 'template_powers', 'migrate_sequence_config',
            'make_sequence_config', 'SequenceTask', 'make_sequence_model', 'sequence_template', 'build_sequence_run',
            'training_batch', 'reduction_stop', 'uses_minibatches', 'minibatch_epoch', 'sequence_loss_step',
-           'sequence_metrics', 'sequence_run_name', 'train_sequence', 'add_staircase', 'read_config_file',
-           'run_sequence']
+           'sequence_metrics', 'sequence_run_name', 'train_sequence', 'finish_sequence', 'add_staircase',
+           'read_config_file', 'run_sequence']
 
 # %% ../../nbs/12c_sequence_run.ipynb #d0b04800
 MODELS = ('TwoLayerNet', 'SequentialMLP', 'QuadraticRNN')
@@ -134,6 +135,10 @@ class SequenceConfig:
     eval_interval: int = eval_interval_option(10)
     save_interval: int | None = save_interval_option(None)
     init_save_range: int = init_save_range_option()
+    save_param_interval: int | None = option(None, 'epochs between parameter snapshots (param_history.pt; null: the first '
+                                                   'and last epoch only)', low=1, names_run=False)
+    analysis_checkpoints: list = option(help='fractions of the snapshots whose predictions are drawn (seed 003: '
+                                             'analysis.checkpoints)', factory=lambda: [0.0, 1.0], floats=True, names_run=False)
     track_power: bool = option(True, 'log the output power per irrep at every evaluation')
     device: str = device_option()
     dtype: str = dtype_option()
@@ -165,6 +170,7 @@ def validate_sequence_config(cfg: SequenceConfig) -> SequenceConfig:
     _check_template(cfg, G)
     _check_data(cfg, G)
     _check_model_and_optimizer(cfg)
+    _check_analysis(cfg)
     return cfg
 
 def template_powers(cfg: SequenceConfig, G, verbose: bool = False) -> list:
@@ -210,6 +216,12 @@ def _check_model_and_optimizer(cfg: SequenceConfig):
     if len(cfg.betas) != 2: raise ValueError(f"betas: got {cfg.betas!r}; allowed: two numbers in [0, 1)")
     for b in cfg.betas: check_float('betas', b, 0.0, 1.0, open_max=True)
 
+def _check_analysis(cfg: SequenceConfig):
+    "The prediction checkpoints are fractions of the snapshots."
+    if not cfg.analysis_checkpoints:
+        raise ValueError("analysis_checkpoints: got an empty list; allowed: one or more fractions in [0, 1]")
+    for f in cfg.analysis_checkpoints: check_float('analysis_checkpoints', f, 0.0, 1.0)
+
 # %% ../../nbs/12c_sequence_run.ipynb #e21d7ab0
 def _v1_optimizer(d: dict) -> str:
     "What format 1's optimizer name resolved to (its `auto`: hybrid for the RNN, per_neuron for a homogeneous model)."
@@ -242,12 +254,12 @@ def migrate_sequence_config(d: dict, verbose: bool = True) -> dict:
 
 # %% ../../nbs/12c_sequence_run.ipynb #52378fcc
 _SEED = dict(template_seed=10, data_seed=10, init_seed=10, offline_batches=True, batch_size=128, eval_interval=1,
-             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None)
+             grad_clip=0.1, optimizer='per_neuron', init_scale=1e-3, powers=None, save_param_interval=10)
 _PAIRS = lambda n: dict(k=2, model='TwoLayerNet', data_mode='exhaustive', val_fraction=max(1, n * n // 10) / (n * n))
 
 SEQUENCE_PRESETS = {
     'd3': _SEED | _PAIRS(6) | dict(group='dihedral:3', template='custom_fourier', powers=[0.0, 30.0, 3000.0],
-                                   powers_order='escnn', hidden=180, learning_rate=0.01, num_epochs=2000),
+                                   powers_order='escnn', hidden=180, learning_rate=0.01, num_epochs=2000, save_param_interval=1),
     'octahedral': _SEED | _PAIRS(24) | dict(group='octahedral', template='custom_fourier', powers=[0.0, 0.0, 0.0, 300.0, 500.0],
                                             powers_order='escnn', hidden=1200, learning_rate=0.01, num_epochs=1000),
     'a5': _SEED | _PAIRS(60) | dict(group='icosahedral', template='custom_fourier', powers=[0.0, 1300.0, 0.0, 2000.0, 0.0],
@@ -367,7 +379,7 @@ def build_sequence_run(cfg: SequenceConfig) -> RunParts:
     model = make_sequence_model(cfg, G.order).to(dtype).to(device)
     opt = make_sequence_optimizer(model, cfg.optimizer, cfg.learning_rate, cfg.betas, cfg.weight_decay, cfg.degree,
                                   cfg.grad_clip, cfg.scaling_factor, cfg.hybrid_lr)
-    opt.sampler = sampler
+    opt.sampler, opt.snapshots = sampler, {}       # snapshots: {epoch: parameters} (`save_param_interval`)
     if cfg.offline_batches: opt.batches = torch.Generator().manual_seed(cfg.data_seed + 3)
     sched = make_scheduler(opt, cfg.lr_decay_type, cfg.num_epochs, cfg.lr_decay_step, cfg.lr_decay_rate)
     return RunParts(cfg, task, np.arange(len(train)), np.arange(len(test)), x_tr, y_tr, x_te, y_te, model, opt, sched,
@@ -405,10 +417,11 @@ def minibatch_epoch(parts: RunParts) -> tuple[torch.Tensor, torch.Tensor]:
     return last, (total + last.detach()) / len(order)
 
 def sequence_loss_step(parts: RunParts) -> torch.Tensor:
-    "Training loss of the epoch's (last) step; flags the early stop at `reduction_threshold` (it takes effect after the step)."
+    "Training loss of the epoch's (last) step; keeps a due parameter snapshot; flags the early stop at `reduction_threshold`."
     opt, cfg = parts.optimizer, parts.config
     if opt.stopped_at is not None:
         return torch.zeros((), device=parts.device, requires_grad=True)    # nothing left to do: no forward pass
+    if snapshot_due(cfg.save_param_interval, opt.steps): opt.snapshots[opt.steps] = snapshot(parts.model, cpu=False)
     if uses_minibatches(parts):
         if cfg.reduction_threshold is not None and opt.initial_loss is None:    # L_0: the loss before training
             with torch.no_grad(): opt.initial_loss = parts.loss_fn(parts.model(parts.x_train), parts.y_train).item()
@@ -454,7 +467,16 @@ def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, pr
         config = read_config_file(config_file)
         if 'preset' in config: overrides = dict(preset=config.pop('preset')) | overrides
     cfg = config if isinstance(config, SequenceConfig) and not overrides else make_sequence_config(config, **overrides)
-    return add_staircase(fit(cfg, build_sequence_run, run_dir, progress))
+    return finish_sequence(fit(cfg, build_sequence_run, run_dir, progress))
+
+def finish_sequence(result):
+    "`add_staircase`, then (a run folder, not diverged) `analysis.write_sequence_analysis`: snapshots, irreps.png, the seed's figures."
+    add_staircase(result)
+    if result.run_dir is None or result.summary['status'] == 'diverged': return result
+    from group_agf.sequential.analysis import write_sequence_analysis
+    result.summary.update(write_sequence_analysis(result))
+    if result.summary['status'] == 'completed': write_json(result.run_dir / 'summary.json', result.summary)
+    return result
 
 def add_staircase(result):
     "Attach `staircase_report(result)` as `result.staircase`; write staircase.json and staircase.png into its run folder."
@@ -500,4 +522,8 @@ def run_sequence(tokens, out: str | None = None, progress: bool = True) -> int:
     s = res.summary
     print(f"{s['task']}: {s['n_train']} train / {s['n_test']} validation sequences, {s['epochs']} epochs in {s['wall_s']:.1f} s on {s['device']}")
     print(format_report(res.staircase))
+    if 'irreps_png' in s:
+        from group_agf.irrep_analysis import irrep_lines
+        from group_agf.sequential.analysis import analysis_lines
+        for line in irrep_lines(s) + analysis_lines(s): print(line)
     return status

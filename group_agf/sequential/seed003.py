@@ -135,9 +135,8 @@ def _training(t: dict, model: str, notices: list) -> dict:
                weight_decay=float(t.get('weight_decay', 0.0)), degree=t.get('degree'),
                scaling_factor=float(t.get('scaling_factor', -3)), grad_clip=t.get('grad_clip'),
                reduction_threshold=t.get('reduction_threshold'), eval_interval=1)
-    if t.get('save_param_interval') is not None:
-        notices.append("save_param_interval: every epoch is logged with the power per irrep; weights are checkpointed at the end")
-    return out
+    interval = t.get('save_param_interval')
+    return out | dict(save_param_interval=None if interval is None else check_int('training.save_param_interval', interval, 1))
 
 def seed003_options(data: dict) -> tuple[dict, list[str]]:
     "This package's sequence options for a seed 003 configuration (parsed YAML), and the notices to print."
@@ -149,13 +148,13 @@ def seed003_options(data: dict) -> tuple[dict, list[str]]:
     k = check_int('data.k', d.get('k', 2), 2)
     if model == 'TwoLayerNet' and k != 2:
         notices.append(f"k: {k} is unused by seed 003's TwoLayerNet, which composes pairs; k = 2")
-    for frac in (data.get('analysis') or {}).get('checkpoints', []): check_float('analysis.checkpoints', frac, 0.0, 1.0)
+    checkpoints = [check_float('analysis.checkpoints', f, 0.0, 1.0) for f in (data.get('analysis') or {}).get('checkpoints', [0.0, 1.0])]
     opts = dict(group=spec, k=2 if model == 'TwoLayerNet' else k, model=model,
                 composition='left' if model == 'TwoLayerNet' else 'right',
                 hidden=check_int('model.hidden_dim', m.get('hidden_dim'), 1), init_scale=m.get('init_scale', 1e-2),
                 nonlinearity=m.get('nonlinearity', 'square'), output_scale=m.get('output_scale', 1.0),
                 return_all_outputs=bool(m.get('return_all_outputs', False)), transform=m.get('transform_type', 'quadratic'),
-                device=_device(data.get('device'), notices))
+                device=_device(data.get('device'), notices), analysis_checkpoints=[float(f) for f in checkpoints])
     opts |= dict(powers=None) | _template(d, G, d['group_name'], notices) | _data(d, t, model, G, notices) | _training(t, model, notices)
     return opts, notices
 
