@@ -79,17 +79,20 @@ def _first_100(history: list, key: str) -> int | None:
 
 # %% ../nbs/05c_engine.ipynb #11a2e19e
 class Screen:
-    "Whether every example of one split is classified right, per member: an evenly spaced subset first, the whole split only if the subset has no error."
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, dim: int = 0, size: int = 256):
+    "Whether every example of one split is classified right, per member: evenly spaced subsets first, the whole split only if they have no error."
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, dim: int = 0, sizes: tuple = (256, 2048)):
         n = y.shape[dim]
-        rows = torch.linspace(0, max(n - 1, 0), min(n, size), device=y.device).round().long()
-        self.whole, self.subset = (x, y), (x.index_select(dim, rows), y.index_select(dim, rows))
+        pick = lambda m: torch.linspace(0, max(n - 1, 0), m, device=y.device).round().long()
+        self.stages = [(x.index_select(dim, pick(m)), y.index_select(dim, pick(m))) for m in sizes if m < n] + [(x, y)]
 
     @torch.no_grad()
     def __call__(self, accuracy: typing.Callable) -> list[bool]:
         "`accuracy(x, y)`: accuracies (one per member, or one number); per member, whether it is 1 on the whole split."
-        ok = (accuracy(*self.subset) >= 1.0).reshape(-1)
-        if ok.any(): ok &= (accuracy(*self.whole) >= 1.0).reshape(-1)
+        ok = None
+        for x, y in self.stages:                  # a larger stage only while some member has made no error yet
+            right = (accuracy(x, y) >= 1.0).reshape(-1)
+            ok = right if ok is None else ok & right
+            if not ok.any(): break
         return ok.tolist()
 
 # %% ../nbs/05c_engine.ipynb #2455e252

@@ -181,14 +181,14 @@ def config_from_file(path, # a YAML or JSON file of TrainConfig keys: seed 000's
 # %% ../nbs/06_train.ipynb #bbe3fa23
 @torch.no_grad()
 def evaluate(model, loss_fn, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "(loss, accuracy) of `model` on (x, y), as 0-d tensors on the device."
+    "(loss, accuracy) of `model` on (x, y), as 0-d tensors on the device (`loss_fn=None`: accuracy only, the loss NaN)."
     if len(y) == 0:
         nan = torch.tensor(float('nan'), device=y.device)
         return nan, nan
     was_training = model.training
     model.eval()
     out = model(x)
-    loss = loss_fn(out, y)
+    loss = loss_fn(out, y) if loss_fn is not None else torch.tensor(float('nan'), device=y.device)
     acc = ((out.real if out.is_complex() else out).argmax(1) == y).float().mean()
     model.train(was_training)
     return loss.detach(), acc
@@ -267,7 +267,7 @@ def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
     return RunParts(cfg, task, train_idx, test_idx, as_t(task.inputs[train_idx]), as_t(task.targets[train_idx]),
                     as_t(task.inputs[test_idx]), as_t(task.targets[test_idx]), model, optimizer, scheduler,
                     make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step,
-                    accuracy=lambda p, x, y: evaluate(p.model, p.loss_fn, x, y)[1])   # exact first epochs at 100%
+                    accuracy=lambda p, x, y: evaluate(p.model, None, x, y)[1])   # exact first epochs at 100%
 
 # %% ../nbs/06_train.ipynb #fa4adc24
 def run_name(cfg: TrainConfig) -> str:
