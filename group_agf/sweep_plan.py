@@ -31,6 +31,7 @@ from .tasks import check_choice
 from .config import canonical
 from .engine import OUT_OF_TIME
 from .rundir import RunFolderBusy
+from .sweep_kernel import discard_worker_kernel, execute_in_kernel
 from .train import (TrainConfig, make_config, run_name, train, write_json)
 
 # %% auto #0
@@ -320,7 +321,6 @@ def _papermill_run(cfg: TrainConfig, run_dir: Path, notebook, kernel_name: str, 
     parameters = cfg.to_dict() | {'run_dir': str(run_dir.resolve()), 'progress': False}
     try:
         if reuse_kernel:                           # this worker's kept kernel, reset first (09d_sweep_kernel)
-            from group_agf.sweep_kernel import execute_in_kernel
             return execute_in_kernel(notebook, partial, parameters, run_dir, kernel_name)
         pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel_name, language='python',
                             progress_bar=False, cwd=str(run_dir), log_output=False)
@@ -359,6 +359,7 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, # the run's configu
             raise RuntimeError(f"the run finished without a completed summary.json in {run_dir}")
         return rec | dict(status=status, attempt=attempt, wall_s=round(time.perf_counter() - t0, 3))
     except BaseException as e:
+        if reuse_kernel: discard_worker_kernel()  # a failed run's kept kernel is not reused (09d_sweep_kernel)
         if isinstance(e, KeyboardInterrupt): raise
         etype, message = type(e).__name__, str(e)
         tb = ''.join(traceback.format_exception(e))
