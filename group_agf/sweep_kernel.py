@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import gc
 import os
 import sys
 import threading
@@ -104,6 +105,9 @@ def reset_kernel_state(cwd, # the run's folder: the working directory the run st
     shell = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
     if namespace and shell is not None:
         shell.reset(new_session=True)         # the user namespace and the cell count (a new history session); modules stay
+    import torch
+    gc.collect()                              # the last run's objects, and then its cached CUDA blocks
+    if torch.cuda.is_initialized(): torch.cuda.empty_cache()
     return changed
 
 # %% ../nbs/09d_sweep_kernel.ipynb #6f302ce4
