@@ -36,11 +36,13 @@ def option(default=MISSING,
            open_low: bool = False,          # the range excludes `low`
            open_high: bool = False,         # the range excludes `high`
            floats: bool = False,            # a list whose entries are real numbers (written as floats)
-           names_run: bool = True           # part of the run's identity (folder name, same-config check)
+           names_run: bool = True,          # part of the run's identity (folder name, same-config check)
+           hashed_if_set: bool = False      # a field added later: in the folder name's hash only when not at its default
           ) -> dataclasses.Field:
     "A configuration field: its default, one line of help, and the values allowed."
     meta = dict(help=help, choices=tuple(choices) if choices is not None else None, low=low, high=high,
-                open_low=open_low, open_high=open_high, floats=floats, names_run=names_run)
+                open_low=open_low, open_high=open_high, floats=floats, names_run=names_run,
+                hashed_if_set=hashed_if_set)
     return field(default_factory=factory, metadata=meta) if factory is not None else field(default=default, metadata=meta)
 
 # %% ../nbs/05a_config.ipynb #6bcce053
@@ -145,7 +147,9 @@ def run_name(cfg, prefix: str = '', drop: str = '') -> str:
     "Folder name: `prefix`, the options that differ from the defaults (readable, without `drop` characters), a hash."
     identity, default = run_identity(cfg), run_identity(type(cfg)())
     changed = [f"{k}={v}" for k, v in identity.items() if v != default[k] and k != 'device']
-    digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    later = {f.name for f in fields(cfg) if f.metadata.get('hashed_if_set')}
+    hashed = {k: v for k, v in identity.items() if not (k in later and v == default[k])}
+    digest = hashlib.sha1(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()[:8]
     readable = '_'.join(changed)[:80].replace('/', '-').replace(' ', '')
     for ch in drop: readable = readable.replace(ch, '')
     return f"{prefix}{readable or 'defaults'}_{digest}"

@@ -19,10 +19,10 @@ from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loa
                               write_checkpoint, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'NonFiniteWatch', 'Members',
-           'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints', 'resume_members',
-           'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result', 'reload_run',
-           'run_for_command']
+__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'Screen', 'FirstPerfect', 'NonFiniteWatch',
+           'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints',
+           'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result',
+           'reload_run', 'run_for_command']
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
@@ -46,6 +46,7 @@ class RunParts:
     name: str = ''
     grad_step: typing.Callable = None       # optional: grad_step(parts, accuracy) -> (train loss, train accuracy or None),
                                             # the parameters' .grad set without autograd (`models.TwoLayerStep`)
+    accuracy: typing.Callable = None        # optional: accuracy(parts, x, y) -> 0-d tensor, cheap (`FirstPerfect`)
 
 class TrainingDiverged(RuntimeError):
     "Raised when the loss becomes NaN or infinite; the run folder keeps the record."
@@ -75,6 +76,54 @@ def _first_100(history: list, key: str) -> int | None:
     has_columns = history and {'train_acc', 'test_acc'} <= set(history[0])
     return first_epoch(history, key, 1.0, sustained=False) if has_columns else None
 
+
+# %% ../nbs/05c_engine.ipynb #11a2e19e
+class Screen:
+    "Whether every example of one split is classified right, per member: an evenly spaced subset first, the whole split only if the subset has no error."
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, dim: int = 0, size: int = 256):
+        n = y.shape[dim]
+        rows = torch.linspace(0, max(n - 1, 0), min(n, size), device=y.device).round().long()
+        self.whole, self.subset = (x, y), (x.index_select(dim, rows), y.index_select(dim, rows))
+
+    @torch.no_grad()
+    def __call__(self, accuracy: typing.Callable) -> list[bool]:
+        "`accuracy(x, y)`: accuracies (one per member, or one number); per member, whether it is 1 on the whole split."
+        ok = (accuracy(*self.subset) >= 1.0).reshape(-1)
+        if ok.any(): ok &= (accuracy(*self.whole) >= 1.0).reshape(-1)
+        return ok.tolist()
+
+# %% ../nbs/05c_engine.ipynb #2455e252
+class FirstPerfect:
+    "Per member, the first epoch at which every train (test) example is right, exact: the members' `perfect` asked every epoch until found."
+    SPLITS = ('train', 'test')
+
+    def __init__(self, members: Members, start: int, saved: list):
+        self.members = members if callable(getattr(members, 'perfect', None)) else None
+        self.found = [dict(st) if st else dict(train=None, test=None, since=start) for st in saved]
+        self.sizes = [dict(train=len(p.train_idx), test=len(p.test_idx)) for p in members.parts]
+
+    def look(self, epoch: int, status: list):
+        "At the start of `epoch`: note the splits every running member is right on that were not found yet."
+        wanted = sorted({split for s, st in enumerate(self.found) for split in self.SPLITS
+                         if status[s] == 'running' and st[split] is None and self.sizes[s][split]})
+        if self.members is None or not wanted: return
+        flags = self.members.perfect(wanted)
+        if flags is None: self.members = None; return          # the family cannot say: the logged epochs stand
+        for s, member in enumerate(flags):
+            for split, ok in member.items():
+                if ok and status[s] == 'running' and self.found[s][split] is None: self.found[s][split] = epoch
+
+    def state(self, s: int) -> dict:
+        "Member s's epochs found so far, for its checkpoint."
+        return dict(self.found[s])
+
+    def settle(self, s: int, summary: dict) -> dict:
+        "Member s's summary with the first-100% epochs looked at every epoch (the earlier of those and the logged ones)."
+        st = self.found[s]
+        for split in self.SPLITS:
+            key = f'epoch_{split}_100'
+            summary[key] = min((e for e in (st[split], summary[key]) if e is not None), default=None)
+        return summary | dict(epochs_100_exact=self.members is not None and st['since'] == 0)
 
 # %% ../nbs/05c_engine.ipynb #e9b03be6
 class NonFiniteWatch:
@@ -112,6 +161,7 @@ class Members(typing.Protocol):
     def metrics(self) -> list[dict]: ...                 # one row of floats per member (train_loss ... lr)
     def checkpoint(self, s: int, epoch: int, history: list) -> dict: ...   # member s, resumable alone
     def restore(self, states: list[dict]) -> None: ...   # every member from its checkpoint
+    # optional: perfect(splits) -> per member {split: every example right now?}, or None (`FirstPerfect`)
 
 # %% ../nbs/05c_engine.ipynb #d72655b9
 def evaluation_due(cfg, epoch: int, stopped_at: int | None) -> bool:
@@ -142,12 +192,12 @@ def common_checkpoints(parts: list, run_dirs: list) -> tuple[int, list[dict] | N
         if all(st is not None for st in states): return epoch, states     # else a corrupt one (warned): an earlier epoch
     return 0, None
 
-def resume_members(members: Members, run_dirs: list) -> tuple[int, list[list]]:
-    "Restore the members from their latest common checkpoints, if any; (epoch to start at, histories)."
+def resume_members(members: Members, run_dirs: list) -> tuple[int, list[list], list]:
+    "Restore the members from their latest common checkpoints, if any; (epoch to start at, histories, `FirstPerfect` states)."
     epoch, states = common_checkpoints(members.parts, run_dirs)
-    if states is None: return 0, [[] for _ in members.parts]
+    if states is None: return 0, [[] for _ in members.parts], [None] * len(members.parts)
     members.restore(states)
-    return epoch, [st['history'] for st in states]
+    return epoch, [st['history'] for st in states], [st.get('first_100') for st in states]
 
 # %% ../nbs/05c_engine.ipynb #0edbca06
 OUT_OF_TIME = 'out_of_time.json'   # marks a folder whose run stopped at its time budget (a sweep reports it so)
@@ -167,7 +217,8 @@ def finish_run_dir(result: TrainResult, checkpoint: dict | None = None):
         return write_json(marker, dict(epoch=result.history[-1]['epoch'], max_wall_s=result.summary['max_wall_s']))
     marker.unlink(missing_ok=True)
     from group_agf.models import GroupArithmeticNet
-    if isinstance(result.model, GroupArithmeticNet) and result.summary['status'] != 'diverged':
+    from group_agf.concat_mlp import ConcatEmbedMLP
+    if isinstance(result.model, (GroupArithmeticNet, ConcatEmbedMLP)) and result.summary['status'] != 'diverged':
         from group_agf.irrep_analysis import write_irrep_report   # what it learned: irreps.png, key irreps
         result.summary.update(write_irrep_report(run_dir, result))
     write_json(run_dir / 'summary.json', result.summary)
@@ -179,14 +230,16 @@ def conclude_member(members: Members, # the family's members being trained
                     wall_s: float, # seconds the loop ran
                     run_dir, # its run folder (None: nothing written)
                     diverged_at: int | None = None, # the epoch its loss stopped being finite
+                    firsts: FirstPerfect | None = None, # the first epochs at 100% looked at every epoch
                    ) -> TrainResult:
     "Member s as the `TrainResult` of its single run; its folder written (a final checkpoint unless it diverged)."
     parts, stopped_at = members.parts[s], members.stopped()[s]
     summary = summarize(history, status, wall_s, parts)
+    if firsts is not None: summary = firsts.settle(s, summary)
     if stopped_at is not None: summary['stopped_early_at'] = stopped_at
     if status == 'diverged': summary['diverged_at'] = diverged_at
     if status == 'out_of_time': summary['max_wall_s'] = parts.config.max_wall_s
-    checkpoint = None if status == 'diverged' else members.checkpoint(s, history[-1]['epoch'], history)
+    checkpoint = None if status == 'diverged' else _member_checkpoint(members, s, history[-1]['epoch'], history, firsts)
     result = TrainResult(parts.config, parts.model, history, summary, Path(run_dir) if run_dir is not None else None, parts)
     finish_run_dir(result, checkpoint)
     return result
@@ -198,19 +251,20 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
     parts = members.parts
     cfg, S = parts[0].config, len(parts)                   # the loop's fields are equal across members
     run_dirs = list(run_dirs) if run_dirs is not None else [None] * S
-    start, histories = resume_members(members, run_dirs)
+    start, histories, saved = resume_members(members, run_dirs)
     status, results = ['running'] * S, [None] * S
-    watch = NonFiniteWatch(start, S, parts[0].device)
+    watch, firsts = NonFiniteWatch(start, S, parts[0].device), FirstPerfect(members, start, saved)
     t_call = time.perf_counter()                           # the time budget counts this invocation
     t0 = t_call - (histories[0][-1]['elapsed_s'] if histories[0] else 0)
     bar = tqdm(range(start, cfg.num_epochs + 1), initial=start, total=cfg.num_epochs + 1, disable=not progress,
                desc=parts[0].name + (f' x{S}' if S > 1 else ''), leave=False, mininterval=1.0)
     csv_written = [time.perf_counter()] * S                # metrics.csv: rewritten at most once a second while running
     for epoch in bar:
+        firsts.look(epoch, status)                          # exact first epochs at 100% (a small subset, mostly)
         stopped, late = members.stopped(), out_of_time(cfg, time.perf_counter() - t_call)
         if not (late or epoch == start or epoch % cfg.eval_interval == 0 or epoch == cfg.num_epochs
                 or any(x is not None for x in stopped)):            # nothing to log or finish: straight to the step
-            if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, watch, epoch, histories)
+            if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, (watch, firsts), epoch, histories)
             watch.update(members.step())
             continue
         elapsed = time.perf_counter() - t0
@@ -220,10 +274,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         rows, diverged_at = (members.metrics(), None) if any(due) else (None, [None] * S)
         if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
-            for s in (s for s in range(S) if due[s]):
-                histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
-                if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
-                    write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
+            _append_rows(rows, due, epoch, elapsed, histories, run_dirs, csv_written)
             if progress: _show_metrics(bar, histories[0])
         # finish a member logged at this epoch that diverged, stopped early, reached the last epoch or ran out of time
         for s in range(S):
@@ -234,33 +285,46 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
             if status[s] != 'running':
                 members.freeze(s)
                 results[s] = conclude_member(members, s, histories[s], status[s], time.perf_counter() - t0, run_dirs[s],
-                                             diverged_at[s])
+                                             diverged_at[s], firsts)
         if all(st != 'running' for st in status): break
         # checkpoint the running members (never one whose loss has gone non-finite)
-        if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, watch, epoch, histories)
+        if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, (watch, firsts), epoch, histories)
         # step: every active member's update, its losses watched on the device
         watch.update(members.step())
     bar.close()
     return results
+
+def _append_rows(rows: list, due: list, epoch: int, elapsed: float, histories: list, run_dirs: list, csv_written: list):
+    "Each due member's row appended to its history; its metrics.csv rewritten at most once a second while running."
+    for s in (s for s in range(len(rows)) if due[s]):
+        histories[s].append({'epoch': epoch} | rows[s] | {'elapsed_s': round(elapsed, 3)})
+        if run_dirs[s] is not None and time.perf_counter() - csv_written[s] >= 1.0:
+            write_csv(Path(run_dirs[s]) / 'metrics.csv', histories[s]); csv_written[s] = time.perf_counter()
 
 def _show_metrics(bar, history: list):
     "The progress bar's postfix: the first member's latest loss and accuracies."
     row = history[-1] if history else {}
     bar.set_postfix({k: f"{row[k]:.3g}" for k in ('train_loss', 'train_acc', 'test_acc') if k in row}, refresh=False)
 
-def _checkpoint_running(members: Members, run_dirs: list, status: list, watch: NonFiniteWatch, epoch: int, histories: list):
-    "Checkpoint every running member that has a folder, unless its loss has gone non-finite."
+def _member_checkpoint(members: Members, s: int, epoch: int, history: list, firsts: FirstPerfect | None) -> dict:
+    "Member s's checkpoint, with the first epochs at 100% found so far (a resumed run keeps them)."
+    state = members.checkpoint(s, epoch, history)
+    return state if firsts is None else state | {'first_100': firsts.state(s)}
+
+def _checkpoint_running(members: Members, run_dirs: list, status: list, watches: tuple, epoch: int, histories: list):
+    "Checkpoint every running member that has a folder, unless its loss has gone non-finite (`watches`: NaN, first 100%)."
+    watch, firsts = watches
     clean = watch.first()
     for s, d in enumerate(run_dirs):
         if d is not None and status[s] == 'running' and clean[s] is None:
-            write_checkpoint(d, members.checkpoint(s, epoch, histories[s]))
+            write_checkpoint(d, _member_checkpoint(members, s, epoch, histories[s], firsts))
             write_csv(Path(d) / 'metrics.csv', histories[s])
 
 # %% ../nbs/05c_engine.ipynb #73dc139b
 class SingleRun:
     "One run of any family that builds `RunParts` (arithmetic or sequence), trained by autograd or its `grad_step`: the loop's S = 1."
     def __init__(self, parts: RunParts):
-        self.parts, self.pending = [parts], None     # pending: the loss whose gradients `metrics` already set
+        self.parts, self.pending, self.screens = [parts], None, None   # pending: the loss whose gradients `metrics` set
 
     def _gradients(self) -> torch.Tensor:
         "The training loss, the parameters' gradients set (by `grad_step` if the family gives one, else by autograd)."
@@ -297,6 +361,13 @@ class SingleRun:
             for k, v in p.split_metrics(p, x, y).items():
                 values[f'{split}_{k}' if k in ('loss', 'acc') else k] = v
         return [{k: float(v) for k, v in values.items()} | {'lr': p.optimizer.param_groups[0]['lr']}]
+
+    def perfect(self, splits: list) -> list[dict] | None:
+        "Whether every example of each split is right now (`Screen`), if the family gives an `accuracy`; else None."
+        p = self.parts[0]
+        if p.accuracy is None: return None
+        if self.screens is None: self.screens = {'train': Screen(p.x_train, p.y_train), 'test': Screen(p.x_test, p.y_test)}
+        return [{split: self.screens[split](lambda x, y: p.accuracy(p, x, y))[0] for split in splits}]
 
     def checkpoint(self, s: int, epoch: int, history: list) -> dict:
         "State to resume from: model, optimizer, schedule, epoch and history (plain containers: loads with weights_only)."

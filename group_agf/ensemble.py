@@ -9,15 +9,17 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.optim.adam import adam as adam_update
 
 from .models import ACTIVATIONS, TwoLayerStep, projected_mse_terms
+from .concat_mlp import concat_table, gather_preactivations
 from .rundir import open_run_dirs
-from .engine import SingleRun, TrainResult, train_members
+from .engine import Screen, SingleRun, TrainResult, train_members
 from .train import TrainConfig, build_run, make_config
 
 # %% auto #0
-__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses', 'EnsembleOptimizer',
-           'ArithmeticMembers', 'train_ensemble']
+__all__ = ['MAY_DIFFER', 'UNSUPPORTED', 'check_ensemble', 'check_members', 'EnsembleNet', 'member_losses', 'ConcatEnsembleNet',
+           'EnsembleOptimizer', 'ArithmeticMembers', 'train_ensemble']
 
 # %% ../nbs/06b_ensemble.ipynb #592685a6
 MAY_DIFFER = ('seed', 'learning_rate', 'weight_decay', 'init_scale')
@@ -53,6 +55,7 @@ class EnsembleNet(torch.nn.Module):
         super().__init__()
         self.W = torch.nn.Parameter(torch.stack([m.W.weight.detach() for m in models]).clone())
         self.V = torch.nn.Parameter(torch.stack([m.V.weight.detach() for m in models]).clone())
+        self.stacked = [('W.weight', self.W), ('V.weight', self.V)]    # (a member's state-dict key, stacked parameter)
         self.activation, self.act, self.steps = activation, ACTIVATIONS[activation], {}
         m0 = models[0]
         self.n_tokens, self.num_of_ops, self.n_classes = m0.n_tokens, m0.num_of_ops, m0.n_classes
@@ -78,16 +81,25 @@ class EnsembleNet(torch.nn.Module):
                        active: torch.Tensor | None = None, # (S,) members still training (others get zero gradients)
                        accuracy: bool = False, # also return each member's accuracy on (x, y)
                       ):
-        "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets `W.grad`, `V.grad` (zero where not `active`)."
-        losses, acc, self.W.grad, self.V.grad = self.hand(loss_func)(self.W, self.V, x, y, True, accuracy)
-        if active is not None:     # no host synchronization: mask unconditionally
-            for g in (self.W.grad, self.V.grad): g.masked_fill_(active.view(-1, 1, 1) == 0, 0)
+        "Per-member training losses (S,) (and accuracies (S,) with `accuracy`) on x (S, B, k), y (S, B); sets the `stacked` parameters' `.grad` (zero where not `active`)."
+        losses, acc, d_first, d_top = self.hand(loss_func)(*self.two_layer(), x, y, True, accuracy)
+        for (_, q), g in zip(self.stacked, self.chain(d_first, d_top)):
+            q.grad = g
+            if active is not None: g.masked_fill_(active.view(-1, 1, 1) == 0, 0)   # no host synchronization: mask unconditionally
         return (losses, acc) if accuracy else losses
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, loss_func: str) -> tuple[torch.Tensor, torch.Tensor]:
         "Per-member losses and accuracies (S,) on x (S, B, k), y (S, B): one pass, no gradients."
-        return self.hand(loss_func)(self.W, self.V, x, y, False, True)[:2]
+        return self.hand(loss_func)(*self.two_layer(), x, y, False, True)[:2]
+
+    def two_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "The stacked two-layer network the hand-written step runs on: first layer (S, H, k·n), top layer (S, C, H)."
+        return self.W, self.V
+
+    def chain(self, d_first: torch.Tensor, d_top: torch.Tensor) -> tuple:
+        "The gradients of the `stacked` parameters from those of `two_layer`'s two matrices (here the same)."
+        return d_first, d_top
 
     @torch.no_grad()
     def normalize_(self):
@@ -108,6 +120,34 @@ def member_losses(outputs: torch.Tensor, targets: torch.Tensor, loss_func: str) 
         return F.cross_entropy(outputs.reshape(S * B, C), targets.reshape(-1), reduction='none').view(S, B).mean(1)
     square, at_target = projected_mse_terms(outputs - outputs.mean(dim=2, keepdim=True), targets)
     return square.mean(1) - 2 * at_target.mean(1) + 1 - 1 / outputs.shape[2]
+
+# %% ../nbs/06b_ensemble.ipynb #199c1c6b
+class ConcatEnsembleNet(EnsembleNet):
+    "S stacked `ConcatEmbedMLP`s, E (S, k·n, d), W (S, H, k·d), V (S, C, H): `EnsembleNet`'s step on the effective first layer, then the chain rule."
+    def __init__(self, models, activation: str):
+        torch.nn.Module.__init__(self)                        # its own parameters, not those of `EnsembleNet`
+        stack = lambda get: torch.nn.Parameter(torch.stack([get(m).detach() for m in models]).clone())
+        self.E, self.W, self.V = stack(lambda m: m.E.weight), stack(lambda m: m.W.weight), stack(lambda m: m.V.weight)
+        self.stacked = [('E.weight', self.E), ('W.weight', self.W), ('V.weight', self.V)]
+        self.activation, self.act, self.steps = activation, ACTIVATIONS[activation], {}
+        self.n_tokens, self.num_of_ops, self.n_classes = models[0].n_tokens, models[0].num_of_ops, models[0].n_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        "Logits (S, B, C) for token ids x (S, B, k), member s on its own inputs x[s]."
+        h = gather_preactivations(concat_table(self.E, self.W, self.num_of_ops), x)
+        return torch.bmm(self.act(h), self.V.transpose(1, 2))
+
+    def two_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "The effective first layer T^T (S, H, k·n) (`concat_mlp.concat_table`) and the unembedding V (S, C, H)."
+        return concat_table(self.E.detach(), self.W.detach(), self.num_of_ops).transpose(1, 2), self.V
+
+    def chain(self, d_first: torch.Tensor, d_top: torch.Tensor) -> tuple:
+        "dL/dE_i = dL/dT_i W_i and dL/dW_i = (dL/dT_i)^T E_i from dL/dT^T (S, H, k·n); dL/dV as it is."
+        (S, kn, d), k = self.E.shape, self.num_of_ops
+        dT = d_first.transpose(1, 2).reshape(S, k, kn // k, -1)                     # per operand (S, k, n, H)
+        E, W = self.E.detach().view(S, k, kn // k, d), self.W.detach().view(S, -1, k, d)
+        return (torch.einsum('sith,shid->sitd', dT, W).reshape(self.E.shape),
+                torch.einsum('sith,sitd->shid', dT, E).reshape(self.W.shape), d_top)
 
 # %% ../nbs/06b_ensemble.ipynb #e105b531
 class EnsembleOptimizer:
@@ -138,8 +178,9 @@ class EnsembleOptimizer:
 
     @torch.no_grad()
     def step(self):
-        "One update of every parameter, member by member in parallel."
+        "One update of every parameter: Adam's by torch's fused kernel member by member where it can run, else stacked."
         self.t += 1
+        if self.kind != 'sgd' and self.fusable(): return self._fused_adam()
         lr = self.lr * self.active
         b1, b2 = self.betas
         for p, st in zip(self.params, self.state):
@@ -154,6 +195,22 @@ class EnsembleOptimizer:
             v = st.setdefault('exp_avg_sq', torch.zeros_like(p)).mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (v.sqrt() / math.sqrt(1 - b2 ** self.t)).add_(self.eps)
             p.sub_((lr / (1 - b1 ** self.t)) * m / denom)
+
+    def fusable(self) -> bool:
+        "Whether torch's fused Adam can update each member's slices: on a CPU, floating point, contiguous gradients."
+        return all(p.device.type == 'cpu' and p.is_floating_point() and p.grad.is_contiguous() for p in self.params)
+
+    def _fused_adam(self):
+        "Adam (coupled L2) or AdamW (decoupled) of every active member: the single runs' fused kernel on its slices."
+        for p, st in zip(self.params, self.state):
+            for k in ('exp_avg', 'exp_avg_sq'): st.setdefault(k, torch.zeros_like(p))
+        lrs, wds, active = (t.flatten().tolist() for t in (self.lr, self.weight_decay, self.active))
+        for s in (s for s, on in enumerate(active) if on):
+            adam_update([p[s] for p in self.params], [p.grad[s] for p in self.params],
+                        [st['exp_avg'][s] for st in self.state], [st['exp_avg_sq'][s] for st in self.state], [],
+                        [torch.tensor(self.t - 1.0) for _ in self.params], fused=True,
+                        decoupled_weight_decay=self.kind == 'adamw', amsgrad=False, beta1=self.betas[0],
+                        beta2=self.betas[1], lr=lrs[s], weight_decay=wds[s], eps=self.eps, maximize=False)
 
     def member_state(self, s: int) -> list[dict]:
         "Member s's state in torch's per-parameter format (`momentum_buffer`, or `step`, `exp_avg`, `exp_avg_sq`; {} before any step)."
@@ -170,16 +227,17 @@ class EnsembleOptimizer:
 
 # %% ../nbs/06b_ensemble.ipynb #ede2aabb
 class ArithmeticMembers:
-    "The members of an arithmetic ensemble for the engine's loop: one `EnsembleNet`, one `EnsembleOptimizer`."
+    "The members of an arithmetic ensemble for the engine's loop: one `EnsembleNet` (or `ConcatEnsembleNet`), one `EnsembleOptimizer`."
     def __init__(self, cfgs: list):
         self.parts = [build_run(c) for c in cfgs]
         c0 = self.c0 = cfgs[0]
-        self.net = EnsembleNet([p.model for p in self.parts], c0.activation)
+        net = ConcatEnsembleNet if c0.model == 'concat_mlp' else EnsembleNet
+        self.net = net([p.model for p in self.parts], c0.activation)
         self.xs = [torch.stack([p.x_train for p in self.parts]), torch.stack([p.x_test for p in self.parts])]
         self.ys = [torch.stack([p.y_train for p in self.parts]), torch.stack([p.y_test for p in self.parts])]
-        self.opt = EnsembleOptimizer([self.net.W, self.net.V], c0.optim, [c.learning_rate for c in cfgs],
-                                     [c.weight_decay for c in cfgs])
-        self.pending = None              # the losses whose gradients `metrics` already set
+        self.opt = EnsembleOptimizer([q for _, q in self.net.stacked], c0.optim, [c.learning_rate for c in cfgs],
+                                     [c.weight_decay for c in cfgs], betas=tuple(c0.adam_betas))
+        self.pending, self.screens = None, None   # the losses whose gradients `metrics` already set; `perfect`'s subsets
 
     def step(self) -> torch.Tensor:
         "Losses and gradients by hand, the batched optimizer step, the seed's projections; the members' losses (S,)."
@@ -194,7 +252,7 @@ class ArithmeticMembers:
     def freeze(self, s: int):
         self.opt.active[s] = 0
         if self.pending is not None:                     # gradients set before the freeze: none for member s
-            for g in (self.net.W.grad, self.net.V.grad): g[s] = 0
+            for _, q in self.net.stacked: q.grad[s] = 0
 
     def metrics(self) -> list[dict]:
         "Train/test loss and accuracy and the learning rate of every member (one host synchronisation for all)."
@@ -207,13 +265,20 @@ class ArithmeticMembers:
         lrs = (self.opt.lr * self.opt.active).flatten().tolist()
         return [dict(train_loss=a, train_acc=b, test_loss=c, test_acc=d, lr=float(l)) for (a, b, c, d), l in zip(table, lrs)]
 
+    def perfect(self, splits: list) -> list[dict]:
+        "Per member, whether every example of each split is right now (`engine.Screen`: a subset first, one pass for all)."
+        if self.screens is None: self.screens = [Screen(x, y, dim=1) for x, y in zip(self.xs, self.ys)]
+        accuracy = lambda x, y: self.net.evaluate(x, y, self.c0.loss_func)[1]
+        flags = {split: self.screens[('train', 'test').index(split)](accuracy) for split in splits}
+        return [{split: flags[split][s] for split in splits} for s in range(len(self.parts))]
+
     def checkpoint(self, s: int, epoch: int, history: list) -> dict:
         "Member s's checkpoint in `train`'s format (weights, torch optimizer state, schedule, history): `train` resumes it."
-        p = self.parts[s]
+        p, own = self.parts[s], self._own(s)
         with torch.no_grad():
-            p.model.W.weight.copy_(self.net.W[s]); p.model.V.weight.copy_(self.net.V[s])
+            for q, (_, stacked) in zip(own, self.net.stacked): q.copy_(stacked[s])
         torch_opt = p.optimizer.optimizers[0]
-        for q, state in zip((p.model.W.weight, p.model.V.weight), self.opt.member_state(s)):
+        for q, state in zip(own, self.opt.member_state(s)):
             if state: torch_opt.state[q] = state
         checkpoint = SingleRun(p).checkpoint(0, epoch, history)
         torch_opt.state.clear()               # the clones live on in the checkpoint only
@@ -224,11 +289,16 @@ class ArithmeticMembers:
         self.pending = None
         with torch.no_grad():
             for s, (p, st) in enumerate(zip(self.parts, states)):
-                self.net.W[s] = st['model']['W.weight']; self.net.V[s] = st['model']['V.weight']
+                for name, stacked in self.net.stacked: stacked[s] = st['model'][name]
                 p.optimizer.load_state_dict(st['optimizer'])
                 torch_opt = p.optimizer.optimizers[0]
-                self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in (p.model.W.weight, p.model.V.weight)])
+                self.opt.load_member_state(s, [torch_opt.state.get(q, {}) for q in self._own(s)])
                 torch_opt.state.clear()
+
+    def _own(self, s: int) -> list:
+        "Member s's own model parameters, in the order of the stacked ones."
+        params = dict(self.parts[s].model.named_parameters())
+        return [params[name] for name, _ in self.net.stacked]
 
 # %% ../nbs/06b_ensemble.ipynb #51c23f12
 def train_ensemble(configs, run_dirs=None, progress: bool = True) -> list[TrainResult]:

@@ -15,6 +15,7 @@ from .analysis import NeuronSpectra, irrep_orders, model_spectra, neuron_spectra
 from .fourier import irreps, real_irreps, real_power_spectrum
 from .groups import FiniteGroup
 from .models import GroupArithmeticNet, make_loss
+from .concat_mlp import ConcatEmbedMLP
 from .sequential.models import QuadraticRNN, SequentialMLP, TwoLayerNet
 from .tasks import Task, check_float
 
@@ -48,12 +49,15 @@ def group_weights(model) -> dict[str, np.ndarray]:
     "The weight matrices of a model that have a group-indexed axis, as stacks of signals on G (rows), by name."
     if isinstance(model, (TwoLayerNet, SequentialMLP, QuadraticRNN)):
         return _sequence_weights(model)
-    if not isinstance(model, GroupArithmeticNet):
-        raise ValueError(f"model: got {type(model).__name__}; allowed: GroupArithmeticNet, TwoLayerNet, SequentialMLP, QuadraticRNN")
-    if model.use_complex_weights:
+    if isinstance(model, ConcatEmbedMLP):          # per-operand embeddings; its first layer read through them below
+        out = {f'embedding {i}': _array(E).T for i, E in enumerate(model.embeddings())}
+    elif not isinstance(model, GroupArithmeticNet):
+        raise ValueError(f"model: got {type(model).__name__}; allowed: GroupArithmeticNet, ConcatEmbedMLP, TwoLayerNet, "
+                         f"SequentialMLP, QuadraticRNN")
+    elif model.use_complex_weights:
         raise ValueError("model: complex weights; allowed: a real-weight model (use fourier.power_spectrum on the weights)")
+    else: out = {} if model.embedding is None else {'embedding': _array(model.embedding.weight).T}
     blocks = split_operands(model.first_layer_weight(), model.num_of_ops)
-    out = {} if model.embedding is None else {'embedding': _array(model.embedding.weight).T}
     return out | {f'operand {i}': blocks[:, i] for i in range(model.num_of_ops)} | {'unembedding': _array(model.V.weight).T}
 
 def layer_variance(G: FiniteGroup, model) -> dict[str, np.ndarray]:
@@ -63,7 +67,7 @@ def layer_variance(G: FiniteGroup, model) -> dict[str, np.ndarray]:
 # %% ../nbs/14_irrep_analysis.ipynb #b75c5605
 def neuron_irreps(G: FiniteGroup, model) -> NeuronSpectra:
     "Per-neuron power spectra (dominant irrep, purity) of any model with group-axis weights (`analysis.neuron_spectra`)."
-    if isinstance(model, GroupArithmeticNet):
+    if isinstance(model, (GroupArithmeticNet, ConcatEmbedMLP)):
         return model_spectra(G, model)
     w = _sequence_weights(model)
     names = list(w)

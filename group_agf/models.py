@@ -209,13 +209,37 @@ class TwoLayerStep:
                 end = min(B, start + rows); b = end - start
                 at = (y[:, start:end] + torch.arange(S * b, device=y.device).view(S, b) * C).reshape(-1)
                 chunks.append((start, end, [r[:, start:end].reshape(-1) for r in table_rows], at))
-            if len(self._plans) >= 4: self._plans.clear()     # e.g. an ensemble's train and test splits: two plans
+            if len(self._plans) >= 64: self._plans.clear()    # e.g. an ensemble's splits, or each member's (`_each`)
             self._plans[key] = (chunks, x, y)   # holding x, y: their memory cannot be reused by other tensors meanwhile
         return self._plans[key][0]
 
     def __call__(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool = True,
                  accuracy: bool = False) -> tuple:
         "Losses (S,), accuracies (S,) or None, and dL/dW, dL/dV (None without `grads`) for tokens x (S, B, k), targets y (S, B)."
+        if self.one_by_one(W, x): return self._each(W, V, x, y, grads, accuracy)
+        return self._stacked(W, V, x, y, grads, accuracy)
+
+    def one_by_one(self, W: torch.Tensor, x: torch.Tensor) -> bool:
+        "Whether S > 1 members go one after another: on a CPU, when one member's hidden activations alone fill `chunk_bytes`."
+        S, H, B = W.shape[0], W.shape[1], x.shape[1]
+        return S > 1 and W.device.type == 'cpu' and B * H * W.element_size() >= self.chunk_bytes
+
+    def _each(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool, accuracy: bool) -> tuple:
+        "`_stacked` member by member, as S single runs; the gradients gathered into stacked buffers of their own."
+        S = W.shape[0]
+        losses = torch.empty(S, dtype=W.dtype, device=W.device)
+        acc = torch.empty(S, device=W.device) if accuracy else None
+        dW = self._buffer('each_dW', W.numel(), W)[:W.numel()].view_as(W) if grads else None
+        dV = self._buffer('each_dV', V.numel(), W)[:V.numel()].view_as(V) if grads else None
+        for s in range(S):
+            l, a, gW, gV = self._stacked(W[s:s + 1], V[s:s + 1], x[s:s + 1], y[s:s + 1], grads, accuracy)
+            losses[s] = l[0]
+            if accuracy: acc[s] = a[0]
+            if grads: dW[s].copy_(gW[0]); dV[s].copy_(gV[0])
+        return losses, acc, dW, dV
+
+    def _stacked(self, W: torch.Tensor, V: torch.Tensor, x: torch.Tensor, y: torch.Tensor, grads: bool, accuracy: bool) -> tuple:
+        "`__call__` for the S members together, chunk by chunk of rows."
         S, H, kn = W.shape
         C, B = V.shape[1], x.shape[1]
         W, V, mse = W.detach(), V.detach(), self.loss_func == 'mse'

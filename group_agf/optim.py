@@ -16,8 +16,8 @@ from .tasks import check_choice, check_float, check_int
 
 # %% auto #0
 __all__ = ['SGD', 'Adam', 'AdamW', 'NS_COEFFICIENTS', 'OPTIMIZERS', 'SCHEDULES', 'EagerMethods', 'eager', 'newton_schulz5',
-           'Muon', 'MultiOptimizer', 'fused_if_supported', 'make_optimizer', 'MultiScheduler', 'make_scheduler',
-           'centred_onehot', 'ridge_readout', 'set_readout_', 'check_set_weight_reg']
+           'Muon', 'MultiOptimizer', 'fused_if_supported', 'check_betas', 'make_optimizer', 'MultiScheduler',
+           'make_scheduler', 'centred_onehot', 'ridge_readout', 'set_readout_', 'check_set_weight_reg']
 
 # %% ../nbs/05_optim.ipynb #0c86dcb9
 class EagerMethods:
@@ -152,19 +152,28 @@ def fused_if_supported(cls, params, **kw):
         except (RuntimeError, ValueError, TypeError): pass      # a torch or device without the kernel
     return cls(params, **kw)
 
-def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
+def check_betas(betas, field: str = 'betas') -> tuple[float, float]:
+    "Adam's moment decays as a tuple of two floats in [0, 1), or a ValueError naming `field`."
+    ok = isinstance(betas, (list, tuple)) and len(betas) == 2 and all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+    if not ok: raise ValueError(f"{field}: got {betas!r}; allowed: two numbers [beta1, beta2], each in [0, 1)")
+    return tuple(float(b) for b in betas)
+
+def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet` or `concat_mlp.ConcatEmbedMLP`
                    optim: str = 'adam',            # one of `OPTIMIZERS`
                    learning_rate: float = 1e-3,
                    weight_decay: float = 1e-4,     # torch's meaning: L2 in sgd and adam, decoupled in adamw and muon's matrices
                    momentum: float = 0.9,          # sgd
                    muon_beta: float = 0.99,        # muon: momentum (its beta2)
-                   train_top: bool = True          # False when a ridge readout sets the top layer (`set_weight_reg`)
+                   train_top: bool = True,         # False when a ridge readout sets the top layer (`set_weight_reg`)
+                   betas=(0.9, 0.999),             # adam, adamw and muon's Adam part: the moment decays (torch's default)
                   ) -> MultiOptimizer:
     "Seed 000's optimizer choice for a `GroupArithmeticNet` (Muon on hidden matrices + Adam on the rest for 'muon')."
     check_choice('optim', optim, OPTIMIZERS)
     lr = check_float('learning_rate', learning_rate, 0.0, open_min=True)
     wd = check_float('weight_decay', weight_decay, 0.0)
     momentum = check_float('momentum', momentum, 0.0, 1.0, open_max=True)
+    betas = check_betas(betas)
     if not isinstance(train_top, bool):
         raise ValueError(f"train_top: got {train_top!r}; allowed: True or False")
     top = {id(p) for p in model.top.parameters()} if not train_top else set()
@@ -172,9 +181,9 @@ def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
     if optim == 'sgd':
         return MultiOptimizer([SGD(params, lr=lr, momentum=momentum, weight_decay=wd)])
     if optim == 'adam':
-        return MultiOptimizer([fused_if_supported(Adam, params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(Adam, params, lr=lr, weight_decay=wd, betas=betas)])
     if optim == 'adamw':
-        return MultiOptimizer([fused_if_supported(AdamW, params, lr=lr, weight_decay=wd)])
+        return MultiOptimizer([fused_if_supported(AdamW, params, lr=lr, weight_decay=wd, betas=betas)])
     blocks = model.num_of_ops if getattr(model, 'use_inner_product_act', False) else 1
     groups = [dict(params=[model.first.weight], column_blocks=blocks)]
     if len(model.other_layers):
@@ -182,7 +191,7 @@ def make_optimizer(model: nn.Module,             # a `GroupArithmeticNet`
     in_muon = {id(p) for g in groups for p in g['params']}
     rest = [p for p in params if id(p) not in in_muon]
     opts = [Muon(groups, lr=lr, weight_decay=wd, beta1=0.9, beta2=check_float('muon_beta', muon_beta, 0.0, 1.0, open_max=True))]
-    if rest: opts.append(Adam(rest, lr=lr, weight_decay=wd))
+    if rest: opts.append(Adam(rest, lr=lr, weight_decay=wd, betas=betas))
     return MultiOptimizer(opts)
 
 # %% ../nbs/05_optim.ipynb #b2fb9806

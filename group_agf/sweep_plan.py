@@ -32,7 +32,7 @@ from .config import canonical
 from .engine import OUT_OF_TIME
 from .rundir import RunFolderBusy
 from .sweep_kernel import discard_worker_kernel, execute_in_kernel
-from .train import (TrainConfig, make_config, run_name, train, write_json)
+from .train import (TRAIN_PRESETS, TrainConfig, make_config, run_name, train, write_json)
 
 # %% auto #0
 __all__ = ['KINDS', 'SPEC_KEYS', 'MODES', 'RunKind', 'kind_of', 'SweepSpec', 'load_spec', 'Run', 'canonical_config', 'expand',
@@ -181,7 +181,7 @@ def _parse_spec(spec: dict, source) -> SweepSpec:
             raise ValueError(f"{key}: got {reprlib.repr(spec[key])}; allowed: a string")
     reuse = _check_reuse_kernel(spec.get('reuse_kernel', False), mode)
     base, grid = spec.get('base') or {}, spec.get('grid') or {}
-    if kind == 'sequence': fields = (*fields, 'preset')    # a preset's values are the defaults of the keys given
+    fields = (*fields, 'preset')    # a preset's values are the defaults of the keys given
     _check_keys('base', base, fields)
     _check_keys('grid', grid, fields)
     experiments = spec.get('experiments') or {}
@@ -214,11 +214,12 @@ def _grid_product(grid: dict) -> list[dict]:
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
-def _with_preset(params: dict) -> dict:
-    "Sequence parameters with a `preset`'s values filled in under the ones given explicitly."
+def _with_preset(params: dict, kind: str) -> dict:
+    "Parameters with a `preset`'s values (`TRAIN_PRESETS` or `SEQUENCE_PRESETS`, by `kind`) under the ones given explicitly."
     if 'preset' not in params: return params
-    preset = check_choice('preset', params['preset'], SEQUENCE_PRESETS)
-    return SEQUENCE_PRESETS[preset] | {k: v for k, v in params.items() if k != 'preset'}
+    presets = TRAIN_PRESETS if kind == 'train' else SEQUENCE_PRESETS
+    preset = check_choice('preset', params['preset'], presets)
+    return presets[preset] | {k: v for k, v in params.items() if k != 'preset'}
 
 def expand(spec) -> list[Run]:
     "All runs of a spec, validated (every error reported at once) and de-duplicated."
@@ -237,7 +238,7 @@ def expand(spec) -> list[Run]:
             for seed in (seeds or [None]):
                 params = spec.base | ex | point | ({} if seed is None else {kind.seed_field: seed})
                 try:
-                    params = _with_preset(params)
+                    params = _with_preset(params, spec.kind)
                     if kind.precheck: kind.precheck(params)
                     cfg = canonical_config(kind.make_config(params))
                 except (ValueError, TypeError, OverflowError) as e:

@@ -16,8 +16,9 @@ from .config import (canonical, check_options, coerce_value, device_option, dtyp
                               init_save_range_option, max_wall_s_option, num_epochs_option, option, read_config_file,
                               resolve_device, run_name as config_run_name, save_interval_option, unknown_key_message)
 from .models import GroupArithmeticNet, hand_step, make_loss
-from .optim import check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
-from .tasks import GROUP_TYPES, Task, load_split, make_task, split_indices, task_test_size
+from .concat_mlp import ConcatEmbedMLP
+from .optim import check_betas, check_set_weight_reg, make_optimizer, make_scheduler, set_readout_
+from .tasks import GROUP_TYPES, Task, check_choice, load_split, make_task, split_indices, task_test_size
 from .rundir import RunFolderError, read_json
 from .engine import RunParts, TrainResult, fit, reload_run
 # Re-exported: code written before the engine (05c) and the run-folder module (05b) imports these from here.
@@ -25,13 +26,15 @@ from .rundir import atomic_write, checkpoint_epochs, latest_checkpoint, write_ch
 from .engine import NonFiniteWatch, TrainingDiverged, stored_result, summarize
 
 # %% auto #0
-__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'SCHEDULE_NAMES', 'SEED000_FILE_KEYS', 'TrainConfig', 'validate_config',
-           'make_config', 'config_from_file', 'evaluate', 'classification_metrics', 'kernel_stats',
-           'arithmetic_loss_step', 'build_run', 'run_name', 'train', 'load_run']
+__all__ = ['ACTIVATION_NAMES', 'OPTIMIZER_NAMES', 'MODEL_NAMES', 'SCHEDULE_NAMES', 'CONCAT_MLP_UNUSED', 'TRAIN_PRESETS',
+           'SEED000_FILE_KEYS', 'TrainConfig', 'check_model_options', 'validate_config', 'make_config',
+           'config_from_file', 'evaluate', 'classification_metrics', 'kernel_stats', 'arithmetic_loss_step',
+           'build_model', 'build_run', 'run_name', 'train', 'load_run']
 
 # %% ../nbs/06_train.ipynb #eb52b510
 ACTIVATION_NAMES = ('sqr', 'relu', 'silu', 'relusqr', 'gelu', 'tanh', 'linear')
 OPTIMIZER_NAMES = ('sgd', 'adam', 'adamw', 'muon')
+MODEL_NAMES = ('cogs', 'concat_mlp')
 SCHEDULE_NAMES = ('none', 'step', 'exponential', 'cosine', 'multistep')
 
 @dataclass
@@ -60,12 +63,18 @@ class TrainConfig:
     use_bn: bool = option(False, 'batch norm after the first layer')
     normalize: bool = option(False, "project each neuron's weights to unit norm after every step")
     scale_down_top: bool = option(False, 'scale the top layer by 1/hidden_size')
-    init_scale: float = option(1.0, "multiplies PyTorch's default initialization", low=0.0, open_low=True)
+    init_scale: float = option(1.0, "multiplies the initialization (PyTorch's default; concat_mlp: Chughtai et al.'s)",
+                               low=0.0, open_low=True)
+    model: str = option('cogs', "'cogs' (seed 000's network) or 'concat_mlp' (Chughtai et al. 2023: an embedding per "
+                        "operand, concatenated, one hidden layer)", choices=MODEL_NAMES, hashed_if_set=True)
+    embed_dim: int = option(256, "model=concat_mlp: each operand's embedding size", low=1, hashed_if_set=True)
     # objective and optimizer
     loss_func: str = option('nll', "'nll' (cross-entropy) or 'mse' (CoGS's projected MSE)", choices=('nll', 'mse'))
     optim: str = option('adam', 'optimizer', choices=OPTIMIZER_NAMES)
     learning_rate: float = option(0.001, 'learning rate', low=0.0, open_low=True)
     weight_decay: float = option(1e-4, 'weight decay (torch meaning of each optimizer)', low=0.0)
+    adam_betas: list = option(help="adam, adamw and muon's Adam part: the moment decays [beta1, beta2]",
+                              factory=lambda: [0.9, 0.999], floats=True, hashed_if_set=True)
     set_weight_reg: float | None = option(None, 'ridge readout: solve the top layer with this L2 penalty (loss_func=mse)')
     lr_decay_type: str = option('none', 'learning-rate schedule', choices=SCHEDULE_NAMES)
     lr_decay_step: int = option(1000, 'step: epochs between decays', low=1)
@@ -89,9 +98,32 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 # %% ../nbs/06_train.ipynb #42b1db42
+CONCAT_MLP_UNUSED = ('embed_trainable', 'other_layers', 'use_inner_product_act', 'use_complex_weights', 'use_bn',
+                     'normalize', 'scale_down_top', 'set_weight_reg')
+
+def check_model_options(cfg: TrainConfig):
+    "Raise ValueError for an option the chosen `model` does not have (naming it), or Adam's betas with another optimizer."
+    default = TrainConfig()
+    check_betas(cfg.adam_betas, 'adam_betas')
+    if cfg.optim == 'sgd' and list(cfg.adam_betas) != default.adam_betas:
+        raise ValueError(f"adam_betas: got {cfg.adam_betas!r} with optim='sgd'; allowed: {default.adam_betas} (unused), "
+                         f"or optim='adam', 'adamw' or 'muon'")
+    if cfg.model == 'cogs':
+        if cfg.embed_dim != default.embed_dim:
+            raise ValueError(f"embed_dim: got {cfg.embed_dim} with model='cogs'; allowed: {default.embed_dim} (unused), "
+                             f"or model='concat_mlp' (seed 000's embedding is embed_trainable)")
+        return
+    for name in CONCAT_MLP_UNUSED:
+        if getattr(cfg, name) != getattr(default, name):
+            raise ValueError(f"{name}: got {getattr(cfg, name)!r} with model='concat_mlp'; allowed: "
+                             f"{getattr(default, name)!r} (an option of seed 000's network, model='cogs')")
+    if cfg.optim == 'muon':
+        raise ValueError("optim: got 'muon' with model='concat_mlp'; allowed: 'sgd', 'adam', 'adamw'")
+
 def validate_config(cfg: TrainConfig) -> TrainConfig:
     "Check every field of `cfg` (declared types, ranges and choices, then combinations); return it or raise ValueError."
     check_options(cfg)
+    check_model_options(cfg)
     check_set_weight_reg(cfg.set_weight_reg, cfg.loss_func)
     resolve_device(cfg.device)
     if cfg.expression is not None and cfg.group_type != 'expression':
@@ -110,10 +142,21 @@ def validate_config(cfg: TrainConfig) -> TrainConfig:
         check_split(info['n_rows'], cfg.test_size)
     return cfg
 
-def make_config(config: TrainConfig | dict | None = None, **overrides) -> TrainConfig:
-    "A validated `TrainConfig` from a config or dict plus `key=value` overrides (strings are coerced)."
+TRAIN_PRESETS = {
+    # Chughtai, Chan & Nanda 2023 on S_5 (values of the authors' code, `04b_concat_mlp`); 10 checkpoints, not 250
+    'chughtai': dict(group_type='sym', M='5', test_size=0.6, model='concat_mlp', embed_dim=256, hidden_size=128,
+                     activation='relu', loss_func='nll', optim='adamw', adam_betas=[0.9, 0.98], learning_rate=1e-3,
+                     weight_decay=1.0, num_epochs=250000, save_interval=25000),
+}
+
+def make_config(config: TrainConfig | dict | None = None,
+                preset: str | None = None, # a name in `TRAIN_PRESETS`: its values under the config's and the overrides
+                **overrides) -> TrainConfig:
+    "A validated `TrainConfig` from a preset, a config or dict plus `key=value` overrides (strings are coerced)."
     base = config.to_dict() if isinstance(config, TrainConfig) else dict(config or {})
     base.update(overrides)
+    preset = base.pop('preset', preset)          # also a key of a dict, a config file or a command line
+    if preset is not None: base = TRAIN_PRESETS[check_choice('preset', preset, TRAIN_PRESETS)] | base
     for name in base:
         if name not in _FIELDS: raise ValueError(unknown_key_message(name, TrainConfig))
     return canonical(validate_config(TrainConfig(**{k: coerce_value(k, v, TrainConfig) for k, v in base.items()})))
@@ -187,6 +230,15 @@ def arithmetic_loss_step(parts: RunParts) -> torch.Tensor:
         set_readout_(m, h.detach(), parts.y_train, cfg.set_weight_reg)
     return parts.loss_fn(m.top(h), parts.y_train)
 
+def build_model(cfg: TrainConfig, task: Task) -> torch.nn.Module:
+    "The network `cfg.model` names, for the task's sizes, initialized from the current torch seed."
+    if cfg.model == 'concat_mlp':
+        return ConcatEmbedMLP(task.n_tokens, task.num_of_ops, task.n_classes, cfg.embed_dim, cfg.hidden_size,
+                              cfg.activation, cfg.init_scale)
+    return GroupArithmeticNet(task.n_tokens, task.num_of_ops, task.n_classes, cfg.hidden_size, cfg.activation,
+                              cfg.embed_trainable, cfg.other_layers, cfg.use_inner_product_act, cfg.use_complex_weights,
+                              cfg.use_bn, cfg.normalize, cfg.scale_down_top, cfg.init_scale)
+
 def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
     "Task, split, model, optimizer, schedule and loss for a validated config (optionally on a given task)."
     cfg = validate_config(cfg)
@@ -198,21 +250,22 @@ def build_run(cfg: TrainConfig, task: Task | None = None) -> RunParts:
         frac = task_test_size(task, cfg.test_size, cfg.use_critical_ratio, cfg.critical_ratio_delta, cfg.critical_ratio_multiplier)
         train_idx, test_idx = split_indices(len(task), frac, cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = GroupArithmeticNet(task.n_tokens, task.num_of_ops, task.n_classes, cfg.hidden_size, cfg.activation,
-                               cfg.embed_trainable, cfg.other_layers, cfg.use_inner_product_act, cfg.use_complex_weights,
-                               cfg.use_bn, cfg.normalize, cfg.scale_down_top, cfg.init_scale)
+    model = build_model(cfg, task)
     if not cfg.use_complex_weights: model = model.to(dtype)
     model = model.to(device)
-    optimizer = make_optimizer(model, cfg.optim, cfg.learning_rate, cfg.weight_decay, train_top=cfg.set_weight_reg is None)
+    optimizer = make_optimizer(model, cfg.optim, cfg.learning_rate, cfg.weight_decay, train_top=cfg.set_weight_reg is None,
+                               betas=cfg.adam_betas)
     scheduler = make_scheduler(optimizer, cfg.lr_decay_type, cfg.num_epochs, cfg.lr_decay_step, cfg.lr_decay_rate,
                                cfg.lr_decay_milestones)
     as_t = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)
     # plain two-layer networks: gradients by hand (`models.TwoLayerStep`), train metrics from the step's forward pass
-    hand = None if cfg.set_weight_reg is not None or cfg.track_stats else hand_step(model, cfg.loss_func)
+    plain = cfg.model == 'cogs' and cfg.set_weight_reg is None and not cfg.track_stats
+    hand = hand_step(model, cfg.loss_func) if plain else None
     grad_step = None if hand is None else lambda p, accuracy: hand.set_grads(p.model, p.x_train, p.y_train, accuracy)
     return RunParts(cfg, task, train_idx, test_idx, as_t(task.inputs[train_idx]), as_t(task.targets[train_idx]),
                     as_t(task.inputs[test_idx]), as_t(task.targets[test_idx]), model, optimizer, scheduler,
-                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step)
+                    make_loss(cfg.loss_func), device, arithmetic_loss_step, classification_metrics, task.name, grad_step,
+                    accuracy=lambda p, x, y: evaluate(p.model, p.loss_fn, x, y)[1])   # exact first epochs at 100%
 
 # %% ../nbs/06_train.ipynb #fa4adc24
 def run_name(cfg: TrainConfig) -> str:

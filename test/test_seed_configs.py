@@ -75,3 +75,61 @@ def test_format1_config_json_keeps_its_meaning():
     assert new['reduction_threshold'] == pytest.approx(0.9) and new['degree'] == 1.0 and 'adam_lr' not in new
     with pytest.raises(ValueError, match='adam_lr: removed in format 2'):
         make_sequence_config(adam_lr=0.01)
+
+
+def _write_idx(path, array):
+    "An IDX file of unsigned bytes (MNIST's format), gzipped: a few fake images stand in for MNIST (none ships)."
+    import gzip
+    import numpy as np
+    raw = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, '>u4').tobytes() + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw))
+
+
+@pytest.mark.parametrize('where', ['config', 'environment'])
+def test_cli_runs_a_seed_mnist_config_from_a_file_on_disk(tmp_path, capsys, no_gpu, monkeypatch, where):
+    import numpy as np
+    from group_agf.sequential.data import make_group
+    from group_agf.sequential.run import sequence_template
+    from group_agf.sequential.templates2d import mnist_2d
+    raw = tmp_path / 'MNIST' / 'raw'
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(1).integers(0, 256, size=(5, 28, 28))
+    _write_idx(raw / 'train-images-idx3-ubyte.gz', images)
+    _write_idx(raw / 'train-labels-idx1-ubyte.gz', np.array([2, 7, 7, 2, 7]))
+    data = yaml.safe_load((FIXTURES / 'src' / 'config_c4x4.yaml').read_text())
+    data['data'] |= dict(template_type='mnist', mnist_label=7, p1=6, p2=6)
+    if where == 'config': data['data']['mnist_file'] = str(raw)
+    else: monkeypatch.setenv('GROUP_AGF_MNIST', str(raw / 'train-images-idx3-ubyte.gz'))
+    path = tmp_path / 'config_mnist.yaml'
+    path.write_text(yaml.safe_dump(data))
+    assert main(['sequence', str(path), 'num_epochs=2', '--no-progress', '--out', str(tmp_path / 'run')]) == 0
+    assert 'mnist digit 7 read from' in capsys.readouterr().out
+    stored = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert (stored['template'], stored['digit'], stored['group']) == ('mnist', 7, 'abelian:6x6')
+    cfg = make_sequence_config(stored)
+    x = sequence_template(cfg, make_group(cfg.group), verbose=False)
+    drawn = [1, 2, 4][np.random.default_rng(cfg.template_seed).integers(3)]   # the template_seed-th draw among the 7s
+    img = mnist_2d(images[drawn] / 255.0, 6, 6).reshape(-1)                 # the seed's bilinear resize
+    assert np.allclose(x, img - img.mean(), atol=1e-12)
+
+
+def test_seed_mnist_config_without_a_file_says_how_to_give_one(monkeypatch):
+    monkeypatch.delenv('GROUP_AGF_MNIST', raising=False)
+    data = yaml.safe_load((FIXTURES / 'src' / 'config_c4x4.yaml').read_text())
+    data['data'] |= dict(template_type='mnist', mnist_label=3)
+    opts, notices = seed003_options(data)
+    assert opts['template'] == 'digits' and opts['digit'] == 3
+    assert any('data.mnist_file' in n and 'GROUP_AGF_MNIST' in n and 'nothing is downloaded' in n for n in notices)
+
+
+def test_new_template_options_keep_old_folder_names():
+    from group_agf.sequential.run import sequence_run_name
+    from group_agf.sequential.templates2d import FAMILY_OPTIONS
+    assert sequence_run_name(make_sequence_config()) == 'seq_defaults_45b4a414'          # the names before they existed
+    assert sequence_run_name(make_sequence_config(preset='d3')).endswith('_e5b88f35')
+    assert sequence_run_name(make_sequence_config(preset='c4x4')).endswith('_de3d7696')
+    cfg = make_sequence_config().to_dict()
+    for name, default in FAMILY_OPTIONS.items():                                          # the seed's defaults, in both
+        assert cfg[name] == (list(default) if isinstance(default, tuple) else default), name
+    hexagon = make_sequence_config(group='abelian:8x8', template='hexagon_tie_2d')
+    assert sequence_run_name(make_sequence_config(hexagon, k0=3.0)) != sequence_run_name(hexagon)

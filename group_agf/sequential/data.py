@@ -16,10 +16,10 @@ from ..fourier import irreps, real_irreps, fourier_transform, inverse_fourier_tr
 from ..tasks import all_tuples, check_choice, check_float, check_int
 
 # %% auto #0
-__all__ = ['make_group', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act', 'custom_fourier_template',
-           'group_distance', 'digits_template', 'template_image', 'unique_freqs', 'seed_template', 'make_template',
-           'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn', 'sequence_tokens', 'tuple_ids',
-           'prefix_products', 'encode', 'OnlineSampler']
+__all__ = ['make_group', 'EXTRA_TEMPLATES', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act',
+           'custom_fourier_template', 'group_distance', 'digits_template', 'template_image', 'unique_freqs',
+           'seed_template', 'make_template', 'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn',
+           'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -44,7 +44,9 @@ def act(G: FiniteGroup, x, g):
     return x[..., A[np.asarray(g)]]
 
 # %% ../../nbs/12a_sequence_data.ipynb #a5a0d05a
-TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d')
+EXTRA_TEMPLATES = ('fixed_cn', 'fixed_cnxcn', 'fixed_group', 'gaussian_mixture_2d', 'gaussian_2d', 'fixed_2d', 'hexagon_tie_2d',
+                   'ring_isotropic_2d', 'mnist')   # built by `templates2d` (12g)
+TEMPLATES = ('onehot', 'fourier', 'gaussian', 'custom_fourier', 'digits', 'fourier_1d', 'gaussian_1d', 'unique_freqs_2d') + EXTRA_TEMPLATES
 
 def _centre(x: np.ndarray) -> np.ndarray:
     "x minus its mean (templates carry no trivial-irrep power)."
@@ -158,6 +160,8 @@ def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product o
                   seed: int = 0, # the seed of the template's random draws
                   n_freqs: int = 1, # fourier_1d / unique_freqs_2d: frequencies carrying power
                   n_bumps: int = 3, # gaussian_1d: Gaussian bumps summed
+                  amp_max: float = 100.0, # fourier_1d / unique_freqs_2d: squared amplitude of the first frequency
+                  amp_min: float = 10.0, # fourier_1d / unique_freqs_2d: squared amplitude of the last frequency
                  ) -> np.ndarray:
     "One of seed 003's template families (`SEED_TEMPLATES`) on a cyclic group or a product of two, at unit std."
     factors, rng = _cyclic_factors(G), np.random.default_rng(seed)
@@ -174,7 +178,8 @@ def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product o
     k = check_int('n_freqs', n_freqs, 1, None if kind == 'unique_freqs_2d' else G.order // 2)
     freqs = (unique_freqs(*shape, k) if kind == 'unique_freqs_2d'
              else [(int(f),) for f in rng.choice(np.arange(1, G.order // 2 + 1), size=k, replace=False)])
-    amps, phases = np.sqrt(np.linspace(100, 10, k)), rng.uniform(0.0, 2 * np.pi, size=k)
+    top, low = check_float('amp_max', amp_max, 0.0), check_float('amp_min', amp_min, 0.0)
+    amps, phases = np.sqrt(np.linspace(top, low, k)), rng.uniform(0.0, 2 * np.pi, size=k)
     spec = np.zeros(shape, dtype=complex)
     for f, a, ph in zip(freqs, amps, phases):
         conj = tuple((-fi) % n for fi, n in zip(f, shape))
@@ -191,10 +196,15 @@ def make_template(G: FiniteGroup,
                   power_ratio: float = 3.0,     # fourier: ratio of consecutive powers
                   sigma: float = 1.0,           # gaussian: width in group distance
                   n_bumps: int = 1,             # gaussian, gaussian_1d: number of bumps
-                  digit: int = 0                # digits: class 0-9
+                  digit: int = 0,               # digits, mnist: class 0-9
+                  **options                     # amp_max / amp_min (fourier_1d, unique_freqs_2d); `templates2d.FAMILY_OPTIONS`
                  ) -> np.ndarray:
     "A mean-centred template (n,) float64 of a kind in `TEMPLATES`, seeded by `seed`."
     check_choice('template', kind, TEMPLATES)
+    amps_only = kind in ('fourier_1d', 'unique_freqs_2d') and set(options) <= {'amp_max', 'amp_min'}
+    if options and kind not in EXTRA_TEMPLATES and not amps_only:
+        raise ValueError(f"{next(iter(options))}: not an option of template {kind!r}; allowed: amp_max, amp_min "
+                         f"(fourier_1d, unique_freqs_2d) or the options of {', '.join(EXTRA_TEMPLATES)}")
     seed = check_int('template_seed', seed, 0)
     rng, n = np.random.default_rng(seed), G.order
     if kind == 'onehot':
@@ -224,8 +234,11 @@ def make_template(G: FiniteGroup,
         x = (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
     elif kind == 'digits':
         x = digits_template(G, digit, seed)
+    elif kind in EXTRA_TEMPLATES:
+        from .templates2d import family_template   # at call time: templates2d imports this module
+        x = family_template(G, kind, seed, digit, **options)
     else:
-        x = seed_template(G, kind, seed, n_freqs, n_bumps)
+        x = seed_template(G, kind, seed, n_freqs, n_bumps, **options)
     return _centre(np.asarray(x, dtype=float))
 
 # %% ../../nbs/12a_sequence_data.ipynb #7273a1f9
@@ -281,19 +294,21 @@ def escnn_power_map(G: FiniteGroup) -> list[int]:
         out.append(match[0])
     return out
 
-_MAPS_SHOWN = set()   # (group, powers) whose map this process has printed: a sweep or an ensemble prints it once
+_MAPS_SHOWN = set()   # (group, option, values) whose map this process has printed: a sweep or an ensemble prints it once
 
-def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True) -> list[float]:
+def powers_from_escnn(G: FiniteGroup, powers, verbose: bool = True,
+                      name: str = 'powers', # the option read (fixed_group: `fourier_coef_diag_values`)
+                     ) -> list[float]:
     "Seed 003's `powers` (escnn's irrep order) reordered to `real_irreps(G)` order, the map printed (once per process)."
     names = [n for n, _ in escnn_irrep_characters(G)]
     if not isinstance(powers, (list, tuple, np.ndarray)) or len(powers) != len(names):
-        raise ValueError(f"powers: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
+        raise ValueError(f"{name}: got {powers!r}; allowed: {len(names)} numbers in escnn's order ({', '.join(names)})")
     where, reps = escnn_power_map(G), real_irreps(G)
     out = [0.0] * len(reps)
     for p, i in zip(powers, where): out[i] = float(p)
-    if verbose and (G.name, tuple(powers)) not in _MAPS_SHOWN:
-        _MAPS_SHOWN.add((G.name, tuple(powers)))
-        print(f"powers of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
+    if verbose and (G.name, name, tuple(powers)) not in _MAPS_SHOWN:
+        _MAPS_SHOWN.add((G.name, name, tuple(powers)))
+        print(f"{name} of {G.name} in escnn's order -> real_irreps order: " + ', '.join(
             f"{n}={p:g} -> {reps[i].name} (dim {reps[i].dim})" for n, p, i in zip(names, powers, where)))
     return out
 

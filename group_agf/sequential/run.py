@@ -29,7 +29,8 @@ from ..tasks import dataset_bytes
 from ..train import SCHEDULE_NAMES
 from .data import (COMPOSITIONS, TEMPLATES, OnlineSampler, act, custom_fourier_template, encode,
                                        make_group, make_template, powers_from_escnn, prefix_products, sequence_tokens,
-                                       tuple_ids)
+                                       tuple_ids, EXTRA_TEMPLATES)
+from .templates2d import FAMILY_OPTIONS, family_template, mnist_files
 from .models import (NONLINEARITIES, NONLINEARITY_DEGREES, OPTIMIZER_CHOICES, TRANSFORMS,
                                          QuadraticRNN, SequentialMLP, TwoLayerNet, make_sequence_optimizer)
 from .staircase import format_report, staircase_report
@@ -60,13 +61,38 @@ class SequenceConfig:
     template: str = option('custom_fourier', 'the template family', choices=TEMPLATES)
     powers: list | None = option(help='custom_fourier: power per real irrep (in `powers_order`)',
                                  factory=lambda: [0.0, 30.0, 3000.0], floats=True)
-    powers_order: str = option('package', "order of `powers`: 'package' (real_irreps) or 'escnn' (seed 003's, mapped by character)",
-                               choices=POWERS_ORDERS)
+    powers_order: str = option('package', "order of `powers` and of fixed_group's values: 'package' (real_irreps) or 'escnn' "
+                                          "(seed 003's, mapped by character)", choices=POWERS_ORDERS)
     n_freqs: int = option(3, 'fourier: number of irreps carrying power', low=1)
     power_ratio: float = option(3.0, 'fourier: ratio of consecutive powers', low=1.0)
     sigma: float = option(1.0, 'gaussian: width', low=0.0, open_low=True)
     n_bumps: int = option(1, 'gaussian: mixture size', low=1)
-    digit: int = option(0, 'digits: class 0-9', low=0, high=9)
+    digit: int = option(0, 'digits, mnist: class 0-9', low=0, high=9)
+    # seed 003's other parameters and families (templates2d, 12g); added later: at their defaults, old folder names stay
+    amp_max: float = option(100.0, 'fourier_1d, unique_freqs_2d: squared amplitude of the first frequency', low=0.0, hashed_if_set=True)
+    amp_min: float = option(10.0, 'fourier_1d, unique_freqs_2d: squared amplitude of the last frequency', low=0.0, hashed_if_set=True)
+    fourier_coef_diag_values: list | None = option(None, 'fixed_cn, fixed_cnxcn: value per mode; fixed_group: per real irrep (in `powers_order`)',
+                                                   floats=True, hashed_if_set=True)
+    n_blobs: int = option(8, 'gaussian_mixture_2d: Gaussians in all', low=1, hashed_if_set=True)
+    frac_broad: float = option(0.7, 'gaussian_mixture_2d: share of broad Gaussians', low=0.0, high=1.0, hashed_if_set=True)
+    sigma_broad: list = option(help='gaussian_mixture_2d: [lo, hi] width of the broad ones', factory=lambda: [3.5, 6.0],
+                               floats=True, hashed_if_set=True)
+    sigma_narrow: list = option(help='gaussian_mixture_2d: [lo, hi] width of the narrow ones', factory=lambda: [1.0, 2.0],
+                                floats=True, hashed_if_set=True)
+    amp_broad: float = option(1.0, 'gaussian_mixture_2d: height of a broad Gaussian', hashed_if_set=True)
+    amp_narrow: float = option(0.5, 'gaussian_mixture_2d: height of a narrow Gaussian', hashed_if_set=True)
+    normalize: bool = option(True, 'gaussian_mixture_2d: scale to unit standard deviation', hashed_if_set=True)
+    sigma_2d: float = option(2.0, "gaussian_2d: width (the seed's sigma)", low=0.0, open_low=True, hashed_if_set=True)
+    center: list | None = option(None, 'gaussian_2d: [c1, c2] (null: the middle of the grid)', floats=True, hashed_if_set=True)
+    k_freqs: int | None = option(None, 'gaussian_2d: keep the k strongest FFT bins (null: all)', low=1, hashed_if_set=True)
+    k0: float = option(6.0, 'hexagon_tie_2d: radius of the six spikes', low=0.0, hashed_if_set=True)
+    spike_amp: float = option(1.0, "hexagon_tie_2d: height of a spike (the seed's amp)", hashed_if_set=True)
+    r0: float = option(6.0, 'ring_isotropic_2d: radius of the ring', low=0.0, hashed_if_set=True)
+    ring_sigma: float = option(0.5, "ring_isotropic_2d: radial width (the seed's sigma)", low=0.0, open_low=True, hashed_if_set=True)
+    total_power: float = option(1.0, 'ring_isotropic_2d: sum of squared FFT magnitudes', low=0.0, open_low=True, hashed_if_set=True)
+    mnist_file: str | None = option(None, 'mnist: an MNIST copy on disk (IDX files or their folder, or mnist.npz); never downloaded',
+                                    hashed_if_set=True)
+    mnist_axis: int = option(0, 'mnist on C_n: 0 row means, 1 column means, 2 diagonal', low=0, high=2, hashed_if_set=True)
     template_scale: float = option(1.0, "the template's multiplier (seed 003's non-abelian onehot: 10)", low=0.0, open_low=True)
     template_seed: int = option(0, 'seed of the template', low=0, high=2**63 - 1)
     # data
@@ -145,12 +171,25 @@ def template_powers(cfg: SequenceConfig, G, verbose: bool = False) -> list:
     "custom_fourier's powers in `real_irreps(G)` order (reordered from escnn's if `powers_order='escnn'`)."
     return powers_from_escnn(G, cfg.powers, verbose) if cfg.powers_order == 'escnn' else cfg.powers
 
+def _family_options(cfg: SequenceConfig, G, verbose: bool = False) -> dict:
+    "The options of a seed 003 kind (fixed_group's values reordered from escnn's if `powers_order='escnn'`)."
+    if cfg.template in ('fourier_1d', 'unique_freqs_2d'): return dict(amp_max=cfg.amp_max, amp_min=cfg.amp_min)
+    if cfg.template not in EXTRA_TEMPLATES: return {}
+    out = {name: getattr(cfg, name) for name in FAMILY_OPTIONS}
+    if cfg.template == 'fixed_group' and cfg.powers_order == 'escnn':
+        out['fourier_coef_diag_values'] = powers_from_escnn(G, cfg.fourier_coef_diag_values, verbose, 'fourier_coef_diag_values')
+    return out
+
 def _check_template(cfg: SequenceConfig, G):
-    "The template's options fit the group."
+    "The template's options fit the group (an MNIST file is found, not read)."
     if cfg.template == 'custom_fourier':
         custom_fourier_template(G, template_powers(cfg, G))
     elif cfg.template == 'fourier':
         check_int('n_freqs', cfg.n_freqs, 1, len(real_irreps(G)) - 1)
+    elif cfg.template == 'mnist':
+        mnist_files(cfg.mnist_file)
+    elif cfg.template in EXTRA_TEMPLATES:
+        family_template(G, cfg.template, cfg.template_seed, cfg.digit, **_family_options(cfg, G))
 
 def _check_data(cfg: SequenceConfig, G):
     "The data set fits in memory (estimated before anything is built)."
@@ -307,7 +346,8 @@ def _tokens(cfg: SequenceConfig, G: FiniteGroup) -> tuple[np.ndarray, np.ndarray
 def sequence_template(cfg: SequenceConfig, G: FiniteGroup, verbose: bool = True) -> np.ndarray:
     "The configured template (n,) of `G`, times `template_scale` (escnn-ordered powers mapped, the map printed)."
     powers = template_powers(cfg, G, verbose) if cfg.template == 'custom_fourier' else cfg.powers
-    x = make_template(G, cfg.template, cfg.template_seed, powers, cfg.n_freqs, cfg.power_ratio, cfg.sigma, cfg.n_bumps, cfg.digit)
+    x = make_template(G, cfg.template, cfg.template_seed, powers, cfg.n_freqs, cfg.power_ratio, cfg.sigma, cfg.n_bumps, cfg.digit,
+                      **_family_options(cfg, G, verbose))
     return cfg.template_scale * x
 
 # %% ../../nbs/12c_sequence_run.ipynb #59a16018

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .data import make_group
+from .templates2d import MNIST_ENV
 from ..tasks import check_choice, check_float, check_int
 
 # %% auto #0
@@ -21,7 +23,7 @@ __all__ = ['SEED003_KEYS', 'SEED003_TOP', 'SEED003_GROUPS', 'SEED003_SWEEP_KEYS'
 # %% ../../nbs/12f_seed_configs.ipynb #250a9d79
 SEED003_KEYS = {
     'data': ('group_name', 'group_n', 'p', 'p1', 'p2', 'k', 'batch_size', 'seed', 'template_type', 'mnist_label', 'n_freqs',
-             'powers', 'mode', 'num_samples', 'dataset_fraction', 'dimension'),
+             'powers', 'mode', 'num_samples', 'dataset_fraction', 'dimension', 'mnist_file'),   # mnist_file: this package's
     'model': ('model_type', 'hidden_dim', 'init_scale', 'nonlinearity', 'output_scale', 'return_all_outputs', 'transform_type'),
     'training': ('mode', 'epochs', 'num_steps', 'optimizer', 'learning_rate', 'betas', 'weight_decay', 'degree',
                  'scaling_factor', 'grad_clip', 'verbose_interval', 'save_param_interval', 'reduction_threshold'),
@@ -82,8 +84,20 @@ def _template(d: dict, G, group: str, notices: list) -> dict:
         if kind == 'onehot': return dict(template='onehot')
         if kind == 'fourier': return dict(template='fourier_1d', n_freqs=check_int('data.n_freqs', d.get('n_freqs'), 1))
         if kind == 'gaussian': return dict(template='gaussian_1d', n_bumps=3)
-    notices.append("template: 'mnist' is scikit-learn's 8x8 digits (offline), not the MNIST file")
-    return dict(template='digits', digit=check_int('data.mnist_label', d.get('mnist_label', 0), 0, 9))
+    return _mnist(d, notices)
+
+def _mnist(d: dict, notices: list) -> dict:
+    "Seed 003's `template_type: mnist`: the MNIST copy on disk that the config or the environment names, else `digits`."
+    label = check_int('data.mnist_label', d.get('mnist_label', 0), 0, 9)
+    path = d.get('mnist_file') or os.environ.get(MNIST_ENV)
+    if path:
+        notices.append(f"template: mnist digit {label} read from {path} (nothing is downloaded), the image drawn by the "
+                       "config's seed (the seed's own draw picks another image of that digit)")
+        return dict(template='mnist', mnist_file=str(path), digit=label)
+    notices.append(f"template: 'mnist' is scikit-learn's 8x8 digits (offline), not the MNIST image; to use MNIST, name a copy "
+                   f"on disk as data.mnist_file or in the environment variable {MNIST_ENV} (IDX files or mnist.npz; "
+                   "nothing is downloaded)")
+    return dict(template='digits', digit=label)
 
 # %% ../../nbs/12f_seed_configs.ipynb #1e299624
 def _data(d: dict, t: dict, model: str, G, notices: list) -> dict:
