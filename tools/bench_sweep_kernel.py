@@ -43,6 +43,7 @@ def one_sweep(spec, reuse: bool, workers: int) -> tuple[float, dict]:
 
 
 def main(argv=None) -> int:
+    "Alternate the two kinds of sweep, print the times and the ratio; exit status 1 if their metrics differ."
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--rounds', type=int, default=2, help="sweeps of each kind, alternating (default 2)")
     p.add_argument('--spec', default=None, help="a sweep spec of tiny train runs (default: six runs of M=5, 5 epochs)")
