@@ -14,13 +14,14 @@ from pathlib import Path
 import yaml
 
 from .rundir import atomic_write, clean_stale_tmp, locked, write_json
-# The pieces (09a-09c), re-exported: code and notebooks import them from group_agf.sweep.
+# The pieces (09a-09d), re-exported: code and notebooks import them from group_agf.sweep.
 from .sweep_plan import (KINDS, MODES, SPEC_KEYS, Run, RunKind, SweepSpec, archive_failure, canonical_config,
                                   default_notebook, execute_run, expand, kind_of, load_spec, multirun_spec,
-                                  run_status)
+                                  run_status, _check_reuse_kernel)
 from .sweep_executors import (batched_train, ensemble_key, parse_gpus, register_ensemble_trainer, run_dask,
                                        run_inprocess, run_pool)
 from .sweep_results import (METRICS, aggregate, plot_sweep, run_row, write_table)
+from .sweep_kernel import discard_worker_kernel, execute_in_kernel, reset_kernel_state, worker_kernel
 
 # %% auto #0
 __all__ = ['SweepResult', 'run_sweep', 'sweep_parser', 'add_executor_args', 'sweep_main', 'multirun_main']
@@ -61,15 +62,17 @@ def _progress(total: int, initial: int, enabled: bool):
     from tqdm.auto import tqdm
     return tqdm(total=total, initial=initial, disable=not enabled, desc='runs', unit='run', dynamic_ncols=True)
 
-def _check_executor(spec, mode, workers, gpus, scheduler):
-    "Raise ValueError for an executor choice the spec or each other rule out; return the mode."
+def _check_executor(spec, mode, workers, gpus, scheduler, reuse_kernel=None):
+    "Raise ValueError for an executor choice the spec or each other rule out; return the mode and whether kernels are kept."
     mode = mode or spec.mode
     if mode not in MODES: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
+    # a spec's reuse_kernel applies to its papermill runs only; one given here must fit the mode
+    reuse = _check_reuse_kernel(reuse_kernel, mode) if reuse_kernel is not None else spec.reuse_kernel and mode == 'papermill'
     if mode == 'papermill' and not KINDS[spec.kind].papermill:
         raise ValueError(f"mode: got 'papermill' for kind {spec.kind!r}; allowed: 'inprocess' (only train runs have an experiment notebook)")
     if scheduler and gpus: raise ValueError("gpus: pins the workers of the local pool; a Dask cluster's workers are pinned where they are launched")
     if workers is not None and (not isinstance(workers, int) or workers < 1): raise ValueError(f"workers: got {workers!r}; allowed: an integer >= 1")
-    return mode
+    return mode, reuse
 
 def _experiment_notebook(spec, mode):
     "The notebook papermill executes per run (None in-process); ValueError if it does not exist."
@@ -112,12 +115,13 @@ def run_sweep(spec, # a spec YAML path, a dict, or a `SweepSpec`
               mode: str | None = None, # 'inprocess' or 'papermill' (default: the spec's)
               progress: bool = True, # show a progress bar over runs
               kernel_name: str = 'python3', # the Jupyter kernel papermill runs the experiment notebook in
+              reuse_kernel: bool | None = None, # papermill: one kernel per worker, reset between runs (default: the spec's)
              ) -> SweepResult:
     "Expand, validate, run (skipping completed runs), aggregate; return a `SweepResult` (never raises for a run)."
     t0 = time.perf_counter()
     # every run validated, and the executor checked, before the first starts
     spec = load_spec(spec)
-    mode = _check_executor(spec, mode, workers, gpus, scheduler)
+    mode, reuse = _check_executor(spec, mode, workers, gpus, scheduler, reuse_kernel)
     runs = expand(spec)
     notebook = _experiment_notebook(spec, mode)
     out = Path(out or Path('results') / 'sweeps' / spec.name)
@@ -130,10 +134,12 @@ def run_sweep(spec, # a spec YAML path, a dict, or a `SweepSpec`
         skipped = [r.run_id for r, d in jobs if run_status(d) == 'completed']
         todo = [(r, d) for r, d in jobs if r.run_id not in set(skipped)]
         if not todo: records = iter(())
-        elif scheduler: records = run_dask(todo, scheduler, workers or 2, mode, notebook, kernel_name)
-        elif gpus or (workers or 1) > 1: records = run_pool(todo, workers or 1, gpus, mode, notebook, kernel_name)
-        else: records = run_inprocess(todo, mode, notebook, kernel_name)
-        completed, failed = _collect(records, jobs, skipped, out, progress)
+        elif scheduler: records = run_dask(todo, scheduler, workers or 2, mode, notebook, kernel_name, reuse_kernel=reuse)
+        elif gpus or (workers or 1) > 1: records = run_pool(todo, workers or 1, gpus, mode, notebook, kernel_name, reuse_kernel=reuse)
+        else: records = run_inprocess(todo, mode, notebook, kernel_name, reuse)
+        try: completed, failed = _collect(records, jobs, skipped, out, progress)
+        finally:
+            if reuse: discard_worker_kernel()     # the kernel this process kept (in-process executor) stops with the sweep
         # the table and figures of the whole sweep
         rows, paths = aggregate(runs, out, spec.figures)
         if failed: write_json(out / 'failures.json', failed)
@@ -155,12 +161,15 @@ def sweep_parser(prog: str = 'group-agf sweep') -> argparse.ArgumentParser:
     return p
 
 def add_executor_args(p: argparse.ArgumentParser, mode_default=None) -> argparse.ArgumentParser:
-    "Add --workers/--gpus/--scheduler/--out/--mode/--no-progress to a parser."
+    "Add --workers/--gpus/--scheduler/--out/--mode/--reuse-kernel/--no-progress to a parser."
     p.add_argument('--workers', type=int, default=None, help="local worker processes (default 1: in this process), or Dask LocalCluster size")
     p.add_argument('--gpus', default=None, help="'auto' or ids '0,1': one pool worker per GPU, pinned with CUDA_VISIBLE_DEVICES")
     p.add_argument('--scheduler', default=None, help="Dask scheduler address, or 'local' for a LocalCluster")
     p.add_argument('--out', default=None, help="sweep folder (default results/sweeps/<name>)")
     p.add_argument('--mode', choices=MODES, default=mode_default, help="papermill (executed notebook kept per run) or inprocess")
+    p.add_argument('--reuse-kernel', action=argparse.BooleanOptionalAction, default=None,
+                   help="papermill: each worker keeps one kernel for its runs, reset between them (default: the spec's reuse_kernel, "
+                        "else off: a run that leaks global state could change the next)")
     p.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     from group_agf.config import add_memory_arg
     add_memory_arg(p)
@@ -172,7 +181,8 @@ def sweep_main(argv=None) -> int:
     try:
         from group_agf.config import apply_memory_limit
         apply_memory_limit(args.max_memory_gb)     # exported to the environment: papermill kernels and workers see it
-        res = run_sweep(args.spec, args.out, args.workers, args.gpus, args.scheduler, args.mode, not args.no_progress)
+        res = run_sweep(args.spec, args.out, args.workers, args.gpus, args.scheduler, args.mode, not args.no_progress,
+                        reuse_kernel=args.reuse_kernel)
     except (ValueError, FileNotFoundError, yaml.YAMLError) as e:
         print(f"group-agf sweep: error: {e}", file=sys.stderr)
         return 2
@@ -186,11 +196,13 @@ def multirun_main(tokens, # command-line words after -m: `key=v1,v2` grids and `
                   mode: str = 'inprocess', # 'inprocess' or 'papermill'
                   progress: bool = True, # show a progress bar over runs
                   kind: str = 'train', # 'train' or 'sequence': which command's configuration the words set
+                  reuse_kernel: bool = False, # papermill: one kernel per worker, reset between runs
                  ) -> int:
     "`group-agf train|sequence -m key=v1,v2 ...`: a Hydra-style multirun on the sweep engine; exit status as `sweep_main`."
     try:
         spec = multirun_spec(tokens, kind=kind)
-        res = run_sweep(spec, out or Path('results') / 'multirun' / spec.name, workers, gpus, scheduler, mode, progress)
+        res = run_sweep(spec, out or Path('results') / 'multirun' / spec.name, workers, gpus, scheduler, mode, progress,
+                        reuse_kernel=reuse_kernel)
     except (ValueError, FileNotFoundError) as e:
         print(f"group-agf {kind} -m: error: {e}", file=sys.stderr)
         return 2

@@ -50,7 +50,7 @@ def _ensemble_failure(run: Run, run_dir) -> dict:
     write_json(Path(run_dir) / 'error.json', rec)
     return rec
 
-def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3'):
+def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str = 'python3', reuse_kernel: bool = False):
     "Yield records of jobs [(Run, run_dir)] run one after another here (ensemble groups first if a trainer is set)."
     trainer, trained = _ENSEMBLE['trainer'], set()
     if trainer is not None and mode == 'inprocess':
@@ -68,7 +68,7 @@ def run_inprocess(jobs, mode: str = 'inprocess', notebook=None, kernel_name: str
         elif str(d) in trained and run_status(d) == 'out_of_time':   # stopped at max_wall_s in the ensemble just now
             yield dict(run_id=run.run_id, run_dir=str(d), status='out_of_time', attempt=1, mode='inprocess')
         else:
-            yield execute_run(run.config, d, mode, notebook, kernel_name)
+            yield execute_run(run.config, d, mode, notebook, kernel_name, reuse_kernel=reuse_kernel)
 
 def _out_of_memory(e: BaseException) -> bool:
     "Whether an exception says the device or host ran out of memory."
@@ -117,6 +117,7 @@ def run_pool(jobs, # [(Run, run_dir)] to execute
              notebook=None, # the experiment notebook papermill executes (mode='papermill')
              kernel_name: str = 'python3', # the Jupyter kernel papermill uses
              threads: int = 1, # torch threads per worker
+             reuse_kernel: bool = False, # papermill: each worker keeps one kernel for its runs (`09d_sweep_kernel`)
             ):
     "Yield records of jobs [(Run, run_dir)] run on a local process pool (one worker per GPU, or `workers` CPU slots)."
     import multiprocessing as mp
@@ -131,7 +132,8 @@ def run_pool(jobs, # [(Run, run_dir)] to execute
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(queue, threads))
     finished = False
     try:
-        futures = {pool.submit(execute_run, run.config, d, mode, notebook, kernel_name, threads): (run, d) for run, d in jobs}
+        futures = {pool.submit(execute_run, run.config, d, mode, notebook, kernel_name, threads, reuse_kernel): (run, d)
+                   for run, d in jobs}
         for fut in as_completed(futures):
             run, d = futures[fut]
             try: rec = fut.result()
@@ -152,6 +154,7 @@ def run_dask(jobs, # [(Run, run_dir)] to execute
              notebook=None, # the experiment notebook papermill executes (mode='papermill')
              kernel_name: str = 'python3', # the Jupyter kernel papermill uses
              threads: int = 1, # torch threads per task
+             reuse_kernel: bool = False, # papermill: each worker thread keeps one kernel for its runs (`09d_sweep_kernel`)
             ):
     "Yield records of jobs [(Run, run_dir)] run as tasks on a Dask cluster (an address, or 'local' for a LocalCluster)."
     from distributed import Client, LocalCluster, as_completed
@@ -161,7 +164,7 @@ def run_dask(jobs, # [(Run, run_dir)] to execute
     client = Client(cluster if cluster is not None else scheduler)
     try:
         futures = {client.submit(execute_run, run.config, str(Path(d).resolve()), mode,
-                                 None if notebook is None else str(notebook), kernel_name, threads,
+                                 None if notebook is None else str(notebook), kernel_name, threads, reuse_kernel,
                                  pure=False, key=f'run-{run.run_id}'): (run, d) for run, d in jobs}
         for fut in as_completed(futures):
             run, d = futures[fut]

@@ -31,6 +31,7 @@ from .tasks import check_choice
 from .config import canonical
 from .engine import OUT_OF_TIME
 from .rundir import RunFolderBusy
+from .sweep_kernel import discard_worker_kernel, execute_in_kernel
 from .train import (TRAIN_PRESETS, TrainConfig, make_config, run_name, train, write_json)
 
 # %% auto #0
@@ -69,7 +70,7 @@ def kind_of(config) -> RunKind:
     return next((k for k in KINDS.values() if isinstance(config, k.config_type)), KINDS['train'])
 
 # %% ../nbs/09a_sweep_plan.ipynb #d6eace21
-SPEC_KEYS = ('name', 'description', 'status', 'kind', 'mode', 'notebook', 'base', 'grid', 'seeds', 'experiments', 'figures')
+SPEC_KEYS = ('name', 'description', 'status', 'kind', 'mode', 'notebook', 'reuse_kernel', 'base', 'grid', 'seeds', 'experiments', 'figures')
 MODES = ('papermill', 'inprocess')
 
 @dataclass
@@ -87,6 +88,7 @@ class SweepSpec:
     status: str = ''
     source: str | None = None
     kind: str = 'train'
+    reuse_kernel: bool = False
 
 # %% ../nbs/09a_sweep_plan.ipynb #cdf0b6ea
 def _did_you_mean(word, choices) -> str:
@@ -154,6 +156,13 @@ def load_spec(spec) -> SweepSpec:
     except ValueError as e:
         raise ValueError(f"{e}{where}") from None
 
+def _check_reuse_kernel(value, mode: str) -> bool:
+    "A spec's or the command line's `reuse_kernel`: a boolean, true only with mode papermill."
+    if not isinstance(value, bool): raise ValueError(f"reuse_kernel: got {reprlib.repr(value)}; allowed: true or false")
+    if value and mode != 'papermill':
+        raise ValueError(f"reuse_kernel: got true with mode {mode!r}; allowed: false, or mode papermill (in-process runs have no kernel)")
+    return value
+
 def _parse_spec(spec: dict, source) -> SweepSpec:
     "`load_spec` on a parsed mapping."
     name = spec.get('name') or (Path(source).stem if source else None)
@@ -170,6 +179,7 @@ def _parse_spec(spec: dict, source) -> SweepSpec:
     for key in ('notebook', 'description', 'status'):
         if spec.get(key) is not None and not isinstance(spec[key], str):
             raise ValueError(f"{key}: got {reprlib.repr(spec[key])}; allowed: a string")
+    reuse = _check_reuse_kernel(spec.get('reuse_kernel', False), mode)
     base, grid = spec.get('base') or {}, spec.get('grid') or {}
     fields = (*fields, 'preset')    # a preset's values are the defaults of the keys given
     _check_keys('base', base, fields)
@@ -185,7 +195,7 @@ def _parse_spec(spec: dict, source) -> SweepSpec:
     return SweepSpec(name, dict(base), {k: _as_list(f'grid.{k}', v) for k, v in grid.items()},
                      None if spec.get('seeds') is None else _as_list('seeds', spec['seeds']),
                      {k: dict(v or {}) for k, v in experiments.items()}, list(figures), mode, spec.get('notebook'),
-                     spec.get('description') or '', spec.get('status') or '', source, kind)
+                     spec.get('description') or '', spec.get('status') or '', source, kind, reuse)
 
 # %% ../nbs/09a_sweep_plan.ipynb #c3020d0c
 @dataclass
@@ -304,15 +314,17 @@ def default_notebook() -> Path:
 
 def _strip_ansi(text: str) -> str: return re.sub(r'\x1b\[[0-9;]*m', '', text)
 
-def _papermill_run(cfg: TrainConfig, run_dir: Path, notebook, kernel_name: str):
-    "Execute the experiment notebook for `cfg` into run_dir/experiment.ipynb (kept as provenance)."
+def _papermill_run(cfg: TrainConfig, run_dir: Path, notebook, kernel_name: str, reuse_kernel: bool = False) -> str | None:
+    "Execute the experiment notebook for `cfg` into run_dir/experiment.ipynb (kept as provenance); the kept kernel's id or None."
     import papermill as pm
     run_dir.mkdir(parents=True, exist_ok=True)
     partial = run_dir / '.experiment.partial.ipynb'
+    parameters = cfg.to_dict() | {'run_dir': str(run_dir.resolve()), 'progress': False}
     try:
-        pm.execute_notebook(str(notebook), str(partial), parameters=cfg.to_dict() | {'run_dir': str(run_dir.resolve()), 'progress': False},
-                            kernel_name=kernel_name, language='python', progress_bar=False, cwd=str(run_dir),
-                            log_output=False)
+        if reuse_kernel:                           # this worker's kept kernel, reset first (09d_sweep_kernel)
+            return execute_in_kernel(notebook, partial, parameters, run_dir, kernel_name)
+        pm.execute_notebook(str(notebook), str(partial), parameters=parameters, kernel_name=kernel_name, language='python',
+                            progress_bar=False, cwd=str(run_dir), log_output=False)
     finally:
         if partial.exists(): os.replace(partial, run_dir / 'experiment.ipynb')
 
@@ -322,6 +334,7 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, # the run's configu
                 notebook=None, # papermill: the experiment notebook (default sweeps/experiment.ipynb)
                 kernel_name: str = 'python3', # papermill: the Jupyter kernel
                 threads: int | None = None, # torch threads for this run (None: leave as is)
+                reuse_kernel: bool = False, # papermill: run in this worker's kept kernel (`09d_sweep_kernel`)
                ) -> dict:
     "Run one config into `run_dir` (papermill or in-process); return a record, writing error.json on failure."
     run_dir, t0 = Path(run_dir), time.perf_counter()
@@ -337,7 +350,9 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, # the run's configu
     try:
         if mode == 'papermill' and not kind.papermill:
             raise ValueError(f"mode: got 'papermill' for a {type(cfg).__name__}; allowed: 'inprocess' (no experiment notebook)")
-        if mode == 'papermill': _papermill_run(cfg, run_dir, notebook or default_notebook(), kernel_name)
+        if mode == 'papermill':
+            kernel = _papermill_run(cfg, run_dir, notebook or default_notebook(), kernel_name, reuse_kernel)
+            if kernel: rec['kernel_id'] = kernel   # runs with equal ids shared one kernel
         elif mode == 'inprocess': kind.train(cfg, run_dir=run_dir, progress=False)
         else: raise ValueError(f"mode: unknown value {mode!r}; allowed: {', '.join(MODES)}")
         status = run_status(run_dir)
@@ -345,6 +360,7 @@ def execute_run(config: TrainConfig | SequenceConfig | dict, # the run's configu
             raise RuntimeError(f"the run finished without a completed summary.json in {run_dir}")
         return rec | dict(status=status, attempt=attempt, wall_s=round(time.perf_counter() - t0, 3))
     except BaseException as e:
+        if reuse_kernel: discard_worker_kernel()  # a failed run's kept kernel is not reused (09d_sweep_kernel)
         if isinstance(e, KeyboardInterrupt): raise
         etype, message = type(e).__name__, str(e)
         tb = ''.join(traceback.format_exception(e))
