@@ -153,10 +153,11 @@ def statistics_text(st: IrrepStatistics) -> str:
     "The statistics of one group as a plain-text table, then key-irrep counts and the learning order by mean rank."
     head = f"{'irrep':>12} {'d':>2} {'kind':>12} {'kernel':>6} {'learned':>8} {'share':>6} {'95% Wilson':>13} {'mean epoch':>10} {'rank':>5}"
     lines = [f"{st.label}: {st.runs} runs", head]
+    fmt = lambda v, spec: '-' if v is None else format(v, spec)      # mean epoch and rank: none if never learned
     for r in st.table:
-        epoch, rank = ('-' if r['mean_epoch'] is None else f"{r['mean_epoch']:.0f}"), ('-' if r['mean_rank'] is None else f"{r['mean_rank']:.2f}")
         lines.append(f"{r['irrep']:>12} {r['dim']:>2} {r['kind']:>12} {r['kernel']:>6} {r['learned']:>3}/{r['seeds']:<4} "
-                     f"{r['share']:>6.2f} [{r['wilson_low']:.2f}, {r['wilson_high']:.2f}] {epoch:>10} {rank:>5}")
+                     f"{r['share']:>6.2f} [{r['wilson_low']:.2f}, {r['wilson_high']:.2f}] {fmt(r['mean_epoch'], '.0f'):>10} "
+                     f"{fmt(r['mean_rank'], '.2f'):>5}")
     order = sorted((r for r in st.table if r['mean_rank'] is not None), key=lambda r: r['mean_rank'])
     lines.append('number of key irreps: ' + ', '.join(f"{c} in {n} runs" for c, n in st.key_counts.items()))
     lines.append('learning order (mean rank): ' + ' < '.join(f"{r['irrep']} ({r['mean_rank']:.2f})" for r in order))
