@@ -28,11 +28,12 @@ __all__ = ['TIMELINE_FILE', 'PROPERTIES', 'irrep_properties', 'key_epochs', 'key
 
 # %% ../nbs/14b_irrep_statistics.ipynb #af54684a
 def irrep_properties(G: FiniteGroup) -> list[dict]:
-    "Per real irrep of G: name, complex dimension d, real dimension, Frobenius-Schur kind, kernel size, faithful."
+    "Per real irrep of G: name, complex dimension d, real dimension, Frobenius-Schur kind, one-hot power (x|G|), kernel size, faithful."
     reps, out = irreps(G), []
     for r in real_irreps(G):
         kernel = int((np.abs(r.matrices - np.eye(r.dim)).max(axis=(1, 2)) < 1e-8).sum())
-        out.append(dict(irrep=r.name, dim=int(reps[r.members[0]].dim), real_dim=int(r.dim), kind=r.kind,
+        d = int(reps[r.members[0]].dim)
+        out.append(dict(irrep=r.name, dim=d, real_dim=int(r.dim), kind=r.kind, power=len(r.members) * d * d,
                         kernel=kernel, faithful=kernel == 1))
     return out
 
@@ -54,7 +55,7 @@ def key_epochs(epochs: list,        # checkpoint epochs, increasing
 
 # %% ../nbs/14b_irrep_statistics.ipynb #edac8fea
 TIMELINE_FILE = 'irrep_timeline.json'
-_TIMELINE_VERSION = 1
+_TIMELINE_VERSION = 2   # 2: irreps carry their one-hot power
 
 def _cached_timeline(run_dir: Path, threshold: float) -> dict | None:
     "The folder's cached timeline if it was made with this threshold from the checkpoints there now, else None."
@@ -151,11 +152,11 @@ def group_statistics(timelines: list[dict], label: str = '') -> IrrepStatistics:
 # %% ../nbs/14b_irrep_statistics.ipynb #4fc275e8
 def statistics_text(st: IrrepStatistics) -> str:
     "The statistics of one group as a plain-text table, then key-irrep counts and the learning order by mean rank."
-    head = f"{'irrep':>12} {'d':>2} {'kind':>12} {'kernel':>6} {'learned':>8} {'share':>6} {'95% Wilson':>13} {'mean epoch':>10} {'rank':>5}"
+    head = f"{'irrep':>12} {'d':>2} {'kind':>12} {'power':>5} {'kernel':>6} {'learned':>8} {'share':>6} {'95% Wilson':>13} {'mean epoch':>10} {'rank':>5}"
     lines = [f"{st.label}: {st.runs} runs", head]
     fmt = lambda v, spec: '-' if v is None else format(v, spec)      # mean epoch and rank: none if never learned
     for r in st.table:
-        lines.append(f"{r['irrep']:>12} {r['dim']:>2} {r['kind']:>12} {r['kernel']:>6} {r['learned']:>3}/{r['seeds']:<4} "
+        lines.append(f"{r['irrep']:>12} {r['dim']:>2} {r['kind']:>12} {r['power']:>5} {r['kernel']:>6} {r['learned']:>3}/{r['seeds']:<4} "
                      f"{r['share']:>6.2f} [{r['wilson_low']:.2f}, {r['wilson_high']:.2f}] {fmt(r['mean_epoch'], '.0f'):>10} "
                      f"{fmt(r['mean_rank'], '.2f'):>5}")
     order = sorted((r for r in st.table if r['mean_rank'] is not None), key=lambda r: r['mean_rank'])
@@ -246,7 +247,7 @@ def report_main(sweep_dir, threshold: float = 0.1) -> int:
     return 0
 
 # %% ../nbs/14b_irrep_statistics.ipynb #f4951ff4
-PROPERTIES = ('dim', 'real_dim', 'kind', 'kernel', 'faithful')
+PROPERTIES = ('dim', 'real_dim', 'kind', 'power', 'kernel', 'faithful')
 
 def share_by(stats: list[IrrepStatistics], prop: str = 'dim') -> list[dict]:
     "Learned share of the non-trivial irreps of several groups, pooled by one irrep property, with Wilson 95% intervals."
