@@ -18,7 +18,7 @@ from .rundir import atomic_write, checkpoint_epochs, checkpoint_path, load_check
 from .tasks import check_float
 
 # %% auto #0
-__all__ = ['progress_measures', 'locate_phases', 'plot_progress', 'write_progress_report']
+__all__ = ['at_checkpoints', 'progress_measures', 'locate_phases', 'plot_progress', 'write_progress_report']
 
 # %% ../nbs/14a_progress.ipynb #58e4019b
 def _measures(parts, key, loss_func: str, threshold: float) -> dict:
@@ -37,6 +37,23 @@ def _measures(parts, key, loss_func: str, threshold: float) -> dict:
                       weight_norm2=sq, n_key_irreps=n_key)
 
 # %% ../nbs/14a_progress.ipynb #0c241224
+def at_checkpoints(run_dir,           # a finished run folder with checkpoints
+                   measure,           # called with the run's `RunParts`, its model at one checkpoint
+                   result=None        # the run's TrainResult if at hand (else `train.load_run`)
+                   ) -> list[tuple[int, object]]:
+    "[(epoch, measure(parts))] with the run's model at each checkpoint in epoch order; the final weights restored after."
+    from group_agf.train import load_run
+    parts = (load_run(run_dir) if result is None else result).parts
+    final_state = {k: v.clone() for k, v in parts.model.state_dict().items()}
+    out = []
+    try:
+        for epoch in checkpoint_epochs(run_dir):
+            parts.model.load_state_dict(load_checkpoint(checkpoint_path(run_dir, epoch), parts.device)['model'])
+            out.append((epoch, measure(parts)))
+    finally:
+        parts.model.load_state_dict(final_state)
+    return out
+
 def progress_measures(run_dir,                 # a finished arithmetic run folder
                       result=None,             # its TrainResult if at hand (else `train.load_run`)
                       threshold: float = 0.1   # key irreps: s^2 >= threshold · max s^2 (`irrep_analysis.key_irreps`)
@@ -50,13 +67,8 @@ def progress_measures(run_dir,                 # a finished arithmetic run folde
         raise ValueError(f"run_dir: {run_dir} trains {parts.task.name}, which has no group; allowed: a group task")
     G, task = parts.task.group, parts.task
     key = key_irreps(logit_similarity(G, class_logits(result.model, task.inputs), task.targets), threshold).tolist()
-    final_state = {k: v.clone() for k, v in parts.model.state_dict().items()}
-    rows = []
-    for epoch in checkpoint_epochs(run_dir):
-        parts.model.load_state_dict(load_checkpoint(checkpoint_path(run_dir, epoch), parts.device)['model'])
-        rows.append(dict(epoch=epoch) | _measures(parts, key, loss_func, threshold))
-    parts.model.load_state_dict(final_state)
-    return rows, key
+    steps = at_checkpoints(run_dir, lambda p: _measures(p, key, loss_func, threshold), result)
+    return [dict(epoch=epoch) | row for epoch, row in steps], key
 
 # %% ../nbs/14a_progress.ipynb #22a85784
 def locate_phases(measures: list[dict],      # `progress_measures` rows (epoch, train_acc, test_acc, test_loss)

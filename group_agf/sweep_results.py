@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .sequential import SequenceConfig
-from .train import atomic_write, write_csv
+from .train import TrainConfig, atomic_write, write_csv
 from .sweep_plan import (KINDS, Run, kind_of, run_status)
 
 # %% auto #0
@@ -20,6 +20,14 @@ __all__ = ['METRICS', 'run_row', 'write_table', 'plot_sweep', 'aggregate']
 # %% ../nbs/09c_sweep_results.ipynb #a32a0626
 METRICS = ('final_train_loss', 'final_train_acc', 'final_test_loss', 'final_test_acc', 'best_test_acc',
            'epoch_train_100', 'epoch_test_100', 'epochs', 'n_train', 'n_test', 'wall_s', 'run_device')
+
+def _irrep_columns(run_dir: Path) -> dict:
+    "`irrep_statistics.irrep_columns` of a finished arithmetic run, or {} (the reason printed) if its folder cannot give them."
+    from group_agf.irrep_statistics import irrep_columns
+    try: return irrep_columns(run_dir)
+    except (ValueError, OSError, RuntimeError) as e:      # a RunFolderError is a ValueError
+        print(f"{run_dir}: no irrep columns ({type(e).__name__}: {e})", file=sys.stderr)
+        return {}
 
 def run_row(run: Run, run_dir) -> dict:
     "One row of the sweep table: id, experiment, status, every config field, metrics (or the error)."
@@ -32,6 +40,8 @@ def run_row(run: Run, run_dir) -> dict:
         if status == 'failed' and s.get('status') == 'diverged': row['status'] = 'diverged'
         row |= {f'final_{k}': v for k, v in (s.get('final') or {}).items() if f'final_{k}' in METRICS}
         row |= {k: s.get(k) for k in METRICS if k in s} | dict(run_device=s.get('device'))   # `device` is the config's
+        if isinstance(run.config, TrainConfig) and status == 'completed' and 'key_irreps' in s:
+            row |= _irrep_columns(run_dir)          # what it learned: one column pair per irrep of its group
     if isinstance(run.config, SequenceConfig):      # the staircase against its prediction
         st = json.loads((run_dir / 'staircase.json').read_text()) if (run_dir / 'staircase.json').exists() else None
         row |= dict(plateaus_reached=st and sum(p['measured'] is not None for p in st['plateaus']),
@@ -50,7 +60,9 @@ def write_table(rows: list[dict], out) -> list[Path]:
         import pyarrow as pa, pyarrow.parquet as pq
     except ImportError:
         return paths
-    table = pa.Table.from_pylist([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()} for r in rows])
+    columns = list(dict.fromkeys(k for r in rows for k in r))       # runs of other groups lack some irrep columns
+    table = pa.Table.from_pylist([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in ((k, r.get(k)) for k in columns)}
+                                  for r in rows])
     atomic_write(out / 'results.parquet', lambda f: pq.write_table(table, f), mode='wb')
     return paths + [out / 'results.parquet']
 
