@@ -100,7 +100,9 @@ class FirstPerfect:
     "Per member, the first epoch at which every train (test) example is right, exact: the members' `perfect` asked every epoch until found."
     SPLITS = ('train', 'test')
 
-    def __init__(self, members: Members, start: int, saved: list):
+    def __init__(self, members, # the family being trained (a `Members`, defined below)
+                 start: int, # the epoch training starts (or resumes) at
+                 saved: list): # per member, the state its checkpoint holds (`state`), or None
         self.members = members if callable(getattr(members, 'perfect', None)) else None
         self.found = [dict(st) if st else dict(train=None, test=None, since=start) for st in saved]
         self.sizes = [dict(train=len(p.train_idx), test=len(p.test_idx)) for p in members.parts]
