@@ -97,17 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     from group_agf.train import TrainConfig
     from group_agf.sequential.run import SEQUENCE_PRESETS, SequenceConfig
     keys = lambda cls, extra='': f"configuration keys (key=type (default): help [allowed]){extra}:\n" + config_help(cls)
+    from group_agf.train import TRAIN_PRESETS
+    presets = lambda names: f", and preset={'|'.join(names)} (a preset's values under the keys given)"
     tr = sub.add_parser('train', help="train one model: key=value options with seed 000's names (see TrainConfig)",
-                        epilog=keys(TrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=keys(TrainConfig, presets(TRAIN_PRESETS)), formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument('overrides', nargs='*', metavar='key=value',
                     help="e.g. M=113 hidden_size=512 weight_decay=1e-4, after seed 000's config file if given (dyn_madd.yaml)")
     tr.add_argument('--out', default=None, help="run folder (default: runs/<run name>)")
     tr.add_argument('--no-progress', action='store_true', help="hide the progress bar")
     _add_multirun_args(tr)
     tr.add_argument('--mode', choices=['inprocess', 'papermill'], default=None, help="multirun: how each run executes")
+    tr.add_argument('--reuse-kernel', action='store_true',
+                    help="multirun with --mode papermill: each worker keeps one kernel for its runs, reset between them")
     sq = sub.add_parser('sequence', help="train a sequence-composition model (seed 003): key=value options or a config file",
-                        epilog=keys(SequenceConfig, f", and preset={'|'.join(SEQUENCE_PRESETS)} (a preset's values under "
-                                    "the keys given)"), formatter_class=argparse.RawDescriptionHelpFormatter)
+                        epilog=keys(SequenceConfig, presets(SEQUENCE_PRESETS)), formatter_class=argparse.RawDescriptionHelpFormatter)
     sq.add_argument('overrides', nargs='*', metavar='key=value', help="e.g. preset=d3 num_epochs=12000, or a YAML/JSON config path")
     sq.add_argument('--out', default=None, help="run folder (default: runs/<run name>); with -m the sweep folder")
     sq.add_argument('--no-progress', action='store_true', help="hide the progress bar")
@@ -138,7 +141,8 @@ def main(argv=None) -> int:
     if getattr(args, 'multirun', False):          # train -m / sequence -m: the sweep engine, for that kind of run
         from group_agf.sweep import multirun_main
         return multirun_main(args.overrides, args.out, args.workers, args.gpus, args.scheduler,
-                             getattr(args, 'mode', None) or 'inprocess', not args.no_progress, kind=args.command)
+                             getattr(args, 'mode', None) or 'inprocess', not args.no_progress, kind=args.command,
+                             reuse_kernel=getattr(args, 'reuse_kernel', False))
     if args.command == 'train':
         return run_train(args.overrides, args.out, progress=not args.no_progress)
     if args.command == 'sequence':
