@@ -100,10 +100,9 @@ class SweepExplorer(_Explorer):
         if not table.exists():
             raise ValueError(f"sweep_dir: {str(sweep_dir)!r} has no results.csv (run the sweep first)")
         self.rows = [r for r in csv.DictReader(open(table)) if (self.run_folder(r) / 'metrics.csv').exists()]
-        skip = {'run_id', 'run_dir', 'status', 'error', 'experiment', 'run_device', 'epochs', 'n_train', 'n_test',
-                'plateaus_reached', 'plateaus_predicted', 'order_matches'}      # outcomes, not parameters
-        self.params = [k for k in self.rows[0] if k not in skip and not k.startswith(('final_', 'best_', 'epoch_', 'wall'))
-                       and len({r[k] for r in self.rows}) > 1] if self.rows else []
+        from group_agf.sweep_plan import KINDS
+        fields = {f for kind in KINDS.values() for f in kind.config_type.__dataclass_fields__}   # parameters, not outcomes
+        self.params = [k for k in self.rows[0] if k in fields and len({r[k] for r in self.rows}) > 1] if self.rows else []
         self.controls = {k: widgets.Dropdown(options=['all'] + sorted({r[k] for r in self.rows}, key=_natural), value='all',
                                              description=k) for k in self.params}
         for c in self.controls.values(): c.observe(lambda _: self.update(), names='value')
