@@ -31,7 +31,8 @@ def rows_of(out):
 def test_shipped_specs_expand_and_validate():
     counts = {p.name: len(expand(p)) for p in SWEEPS.glob('*.yaml')}
     assert counts == {'seed000_example.yaml': 300, 'seed000_small.yaml': 8, 'li2_critical_ratio.yaml': 108,
-                      'smoke_12_with_failure.yaml': 12, 'seed003_presets.yaml': 15, 'seed003_example_sweep.yaml': 2}
+                      'smoke_12_with_failure.yaml': 12, 'seed003_presets.yaml': 15, 'seed003_example_sweep.yaml': 2,
+                      'chughtai_s5.yaml': 50, 'chughtai_s5_cpu.yaml': 8}
     groups = {r.config.group for r in expand(SWEEPS / 'seed003_presets.yaml')}
     assert groups == {'cyclic:10', 'abelian:4x4', 'dihedral:3', 'octahedral', 'icosahedral'}
 
