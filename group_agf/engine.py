@@ -268,10 +268,10 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
                desc=parts[0].name + (f' x{S}' if S > 1 else ''), leave=False, mininterval=1.0)
     csv_written = [time.perf_counter()] * S                # metrics.csv: rewritten at most once a second while running
     for epoch in bar:
-        firsts.look(epoch, status)                          # exact first epochs at 100% (a small subset, mostly)
         stopped, late = members.stopped(), out_of_time(cfg, time.perf_counter() - t_call)
         if not (late or epoch == start or epoch % cfg.eval_interval == 0 or epoch == cfg.num_epochs
                 or any(x is not None for x in stopped)):            # nothing to log or finish: straight to the step
+            firsts.look(epoch, status)                      # exact first epochs at 100% (a small subset, mostly)
             if checkpoint_due(cfg, epoch) and any(run_dirs): _checkpoint_running(members, run_dirs, status, (watch, firsts), epoch, histories)
             watch.update(members.step())
             continue
@@ -279,6 +279,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         # evaluate: a history row for every running member that is due (one host synchronisation for all)
         due = [status[s] == 'running' and (evaluation_due(cfg, epoch, stopped[s]) or late)
                and not (histories[s] and histories[s][-1]['epoch'] == epoch) for s in range(S)]
+        firsts.look(epoch, ['logged' if due[s] else st for s, st in enumerate(status)])   # a logged row is exact already
         rows, diverged_at = (members.metrics(), None) if any(due) else (None, [None] * S)
         if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
