@@ -19,10 +19,13 @@ from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loa
                               write_checkpoint, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'Screen', 'FirstPerfect', 'NonFiniteWatch',
-           'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable', 'common_checkpoints',
-           'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun', 'fit', 'stored_result',
-           'reload_run', 'run_for_command']
+__all__ = ['FLUSH_DENORMALS', 'OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'Screen', 'FirstPerfect',
+           'NonFiniteWatch', 'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable',
+           'common_checkpoints', 'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun',
+           'fit', 'stored_result', 'reload_run', 'run_for_command']
+
+# %% ../nbs/05c_engine.ipynb #2e207420
+FLUSH_DENORMALS = torch.set_flush_denormal(True)   # False where the CPU cannot (no SSE3 DAZ): nothing changes there
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
