@@ -5,6 +5,7 @@
 # %% ../nbs/05c_engine.ipynb #b9d78a12
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import typing
@@ -19,13 +20,24 @@ from .rundir import (RunFolderError, atomic_write, checkpoint_epochs, newest_loa
                               write_checkpoint, write_csv, write_json)
 
 # %% auto #0
-__all__ = ['FLUSH_DENORMALS', 'OUT_OF_TIME', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize', 'Screen', 'FirstPerfect',
-           'NonFiniteWatch', 'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time', 'resumable',
-           'common_checkpoints', 'resume_members', 'finish_run_dir', 'conclude_member', 'train_members', 'SingleRun',
-           'fit', 'stored_result', 'reload_run', 'run_for_command']
+__all__ = ['OUT_OF_TIME', 'flushing_subnormals', 'subnormals_flushed', 'RunParts', 'TrainingDiverged', 'TrainResult', 'summarize',
+           'Screen', 'FirstPerfect', 'NonFiniteWatch', 'Members', 'evaluation_due', 'checkpoint_due', 'out_of_time',
+           'resumable', 'common_checkpoints', 'resume_members', 'finish_run_dir', 'conclude_member', 'train_members',
+           'SingleRun', 'fit', 'stored_result', 'reload_run', 'run_for_command']
 
 # %% ../nbs/05c_engine.ipynb #2e207420
-FLUSH_DENORMALS = torch.set_flush_denormal(True)   # False where the CPU cannot (no SSE3 DAZ): nothing changes there
+def flushing_subnormals() -> bool:
+    "Whether this thread flushes subnormal floats to zero now (a probe: torch has no getter for the flag)."
+    return (torch.tensor([1e-40]) * 1.0).item() == 0.0
+
+@contextlib.contextmanager
+def subnormals_flushed():
+    "Flush subnormal floats to zero in this thread while the block (or decorated function) runs; the previous state after."
+    was = flushing_subnormals()
+    torch.set_flush_denormal(True)          # returns False where the CPU cannot: then nothing changes
+    try: yield
+    finally:
+        if not was: torch.set_flush_denormal(False)
 
 # %% ../nbs/05c_engine.ipynb #7e6c2f26
 @dataclass
@@ -256,6 +268,7 @@ def conclude_member(members: Members, # the family's members being trained
     return result
 
 # %% ../nbs/05c_engine.ipynb #114b3821
+@subnormals_flushed()
 def train_members(members: Members, run_dirs: list | None = None, progress: bool = True) -> list[TrainResult]:
     "The training loop, for S >= 1 members of any family: evaluate, watch, checkpoint, step; resumes `run_dirs`."
     from tqdm.auto import tqdm
