@@ -18,8 +18,9 @@ from ..tasks import all_tuples, check_choice, check_float, check_int
 # %% auto #0
 __all__ = ['make_group', 'EXTRA_TEMPLATES', 'TEMPLATES', 'SEED_TEMPLATES', 'COMPOSITIONS', 'action_index', 'act',
            'custom_fourier_template', 'group_distance', 'digits_template', 'template_image', 'unique_freqs',
-           'seed_template', 'make_template', 'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn',
-           'sequence_tokens', 'tuple_ids', 'prefix_products', 'encode', 'OnlineSampler']
+           'seed_template', 'geometric_fourier_template', 'gaussian_bumps_template', 'make_template',
+           'escnn_irrep_characters', 'escnn_power_map', 'powers_from_escnn', 'sequence_tokens', 'tuple_ids',
+           'prefix_products', 'encode', 'OnlineSampler']
 
 # %% ../../nbs/12a_sequence_data.ipynb #1df89ce3
 make_group = group_from_spec
@@ -187,6 +188,38 @@ def seed_template(G: FiniteGroup, # a cyclic group (1-D families) or a product o
         else: spec[f] = a * np.exp(1j * ph); spec[conj] = a * np.exp(-1j * ph)
     return _unit(np.fft.ifftn(spec).real.reshape(-1))
 
+# %% ../../nbs/12a_sequence_data.ipynb #fc504c66
+def geometric_fourier_template(G: FiniteGroup, rng: np.random.Generator,
+                               n_freqs: int = 3,        # number of non-trivial real irreps carrying power
+                               power_ratio: float = 3.0, # each chosen irrep's power over the next one's
+                              ) -> np.ndarray:
+    "`make_template`'s fourier family: random phases, power on `n_freqs` random real irreps in geometric proportion, sum of squares |G|."
+    reps, n = real_irreps(G), G.order
+    k = check_int('n_freqs', n_freqs, 1, len(reps) - 1)
+    ratio = check_float('power_ratio', power_ratio, 1.0)
+    chosen = 1 + rng.choice(len(reps) - 1, size=k, replace=False)
+    target = ratio ** -np.arange(k, dtype=float)
+    target *= n / target.sum()
+    coeffs = fourier_transform(G, rng.normal(size=n))
+    x = np.zeros(n)
+    for i, P in zip(chosen, target):
+        keep = [c if j in reps[i].members else np.zeros_like(c) for j, c in enumerate(coeffs)]
+        comp = inverse_fourier_transform(G, keep).real
+        x += comp * math.sqrt(P / (comp @ comp))
+    return x
+
+# %% ../../nbs/12a_sequence_data.ipynb #40eaa5a5
+def gaussian_bumps_template(G: FiniteGroup, rng: np.random.Generator,
+                            sigma: float = 1.0, # width in group distance
+                            n_bumps: int = 1,   # bumps: the first at the identity, the others at random elements
+                           ) -> np.ndarray:
+    "`make_template`'s gaussian family: `n_bumps` Gaussian bumps in the group distance, heights drawn from [0.5, 1.5)."
+    s = check_float('sigma', sigma, 0.0, open_min=True)
+    b = check_int('n_bumps', n_bumps, 1)
+    centres = np.concatenate([[0], rng.integers(0, G.order, b - 1)])
+    bump = np.exp(-group_distance(G) ** 2 / (2 * s * s))
+    return (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
+
 # %% ../../nbs/12a_sequence_data.ipynb #eb1f9520
 def make_template(G: FiniteGroup,
                   kind: str = 'custom_fourier', # one of `TEMPLATES`
@@ -214,24 +247,9 @@ def make_template(G: FiniteGroup,
             raise ValueError(f"powers: got None with template='custom_fourier'; allowed: {len(real_irreps(G))} numbers >= 0")
         x = custom_fourier_template(G, powers)
     elif kind == 'fourier':
-        reps = real_irreps(G)
-        k = check_int('n_freqs', n_freqs, 1, len(reps) - 1)
-        ratio = check_float('power_ratio', power_ratio, 1.0)
-        chosen = 1 + rng.choice(len(reps) - 1, size=k, replace=False)
-        target = ratio ** -np.arange(k, dtype=float)
-        target *= n / target.sum()
-        coeffs = fourier_transform(G, rng.normal(size=n))
-        x = np.zeros(n)
-        for i, P in zip(chosen, target):
-            keep = [c if j in reps[i].members else np.zeros_like(c) for j, c in enumerate(coeffs)]
-            comp = inverse_fourier_transform(G, keep).real
-            x += comp * math.sqrt(P / (comp @ comp))
+        x = geometric_fourier_template(G, rng, n_freqs, power_ratio)
     elif kind == 'gaussian':
-        s = check_float('sigma', sigma, 0.0, open_min=True)
-        b = check_int('n_bumps', n_bumps, 1)
-        centres = np.concatenate([[0], rng.integers(0, n, b - 1)])
-        bump = np.exp(-group_distance(G) ** 2 / (2 * s * s))
-        x = (rng.uniform(0.5, 1.5, b)[:, None] * act(G, bump, centres)).sum(0)
+        x = gaussian_bumps_template(G, rng, sigma, n_bumps)
     elif kind == 'digits':
         x = digits_template(G, digit, seed)
     elif kind in EXTRA_TEMPLATES:
