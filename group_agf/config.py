@@ -23,8 +23,8 @@ from .tasks import check_choice, check_float, check_int
 __all__ = ['NONE_WORDS', 'KIND_WORDS', 'option', 'num_epochs_option', 'eval_interval_option', 'save_interval_option',
            'init_save_range_option', 'device_option', 'dtype_option', 'max_wall_s_option', 'field_kind',
            'unknown_key_message', 'coerce_value', 'check_field_types', 'check_options', 'canonical', 'run_identity',
-           'run_name', 'parse_overrides', 'config_help', 'add_memory_arg', 'apply_memory_limit', 'read_config_file',
-           'resolve_device']
+           'run_name', 'parse_overrides', 'config_help', 'add_memory_arg', 'apply_memory_limit', 'load_config_mapping',
+           'read_config_file', 'resolve_device']
 
 # %% ../nbs/05a_config.ipynb #210126dc
 def option(default=MISSING,
@@ -198,11 +198,8 @@ def apply_memory_limit(max_memory_gb) -> None:
         os.environ[MAX_MEMORY_ENV] = repr(float(max_memory_gb))
 
 # %% ../nbs/05a_config.ipynb #eb80e950
-def read_config_file(path, # a YAML or JSON file of `key: value` pairs
-                     dropped: dict | None = None, # keys read and dropped: name -> why (printed when the file sets it)
-                     command: str = 'group-agf train', # the command named in errors
-                    ) -> dict:
-    "The file's `key: value` pairs as a dict, without the `dropped` keys; raise ValueError if it is not a flat mapping."
+def load_config_mapping(path) -> dict:
+    "A YAML or JSON file's top-level mapping ({} for an empty file); ValueError naming the file if it is missing, not YAML or not a mapping."
     import yaml
     path = Path(path)
     if not path.is_file(): raise ValueError(f"config file {str(path)!r} does not exist")
@@ -210,6 +207,14 @@ def read_config_file(path, # a YAML or JSON file of `key: value` pairs
     except yaml.YAMLError as e: raise ValueError(f"config file {str(path)!r} is not valid YAML: {e}") from None
     if data is None: return {}
     if not isinstance(data, dict): raise ValueError(f"config file {str(path)!r}: expected a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+def read_config_file(path, # a YAML or JSON file of `key: value` pairs
+                     dropped: dict | None = None, # keys read and dropped: name -> why (printed when the file sets it)
+                     command: str = 'group-agf train', # the command named in errors
+                    ) -> dict:
+    "The file's `key: value` pairs as a dict, without the `dropped` keys; raise ValueError if it is not a flat mapping."
+    path, data = Path(path), load_config_mapping(path)
     out = {}
     for key, value in data.items():
         if key in (dropped or {}):

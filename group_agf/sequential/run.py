@@ -20,8 +20,8 @@ from ..fourier import real_irreps, real_power_spectrum
 from ..optim import make_scheduler
 from ..tasks import MAX_TUPLES, check_choice, check_float, check_int, split_indices
 from ..config import (check_options, coerce_value, device_option, dtype_option, eval_interval_option,
-                              init_save_range_option, max_wall_s_option, num_epochs_option, option, parse_overrides,
-                              resolve_device, run_name, save_interval_option, unknown_key_message)
+                              init_save_range_option, load_config_mapping, max_wall_s_option, num_epochs_option, option,
+                              parse_overrides, resolve_device, run_name, save_interval_option, unknown_key_message)
 from ..engine import RunParts, fit, run_for_command
 from ..groups import check_memory
 from ..rundir import atomic_write, write_json
@@ -491,10 +491,7 @@ def add_staircase(result):
 
 def read_config_file(path) -> dict:
     "Flat key -> value dict from a YAML or JSON file (nested sections merged), or a seed 003 file translated."
-    import yaml
-    data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {str(path)!r}: expected a mapping of keys to values")
+    data = load_config_mapping(path)     # ValueError naming the file: missing, not YAML, not a mapping
     if is_seed003_config(data): return read_seed003_config(path)
     flat = {}
     for k, v in data.items():
