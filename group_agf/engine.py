@@ -122,16 +122,18 @@ class FirstPerfect:
         self.found = [dict(st) if st else dict(train=None, test=None, since=start) for st in saved]
         self.sizes = [dict(train=len(p.train_idx), test=len(p.test_idx)) for p in members.parts]
 
-    def look(self, epoch: int, status: list):
+    def look(self, epoch: int, status: list,
+             logged: list | None = None): # per member, whether this epoch's metrics are logged (its row answers instead)
         "At the start of `epoch`: note the splits every running member is right on that were not found yet."
+        asked = [st == 'running' and not (logged and logged[s]) for s, st in enumerate(status)]
         wanted = sorted({split for s, st in enumerate(self.found) for split in self.SPLITS
-                         if status[s] == 'running' and st[split] is None and self.sizes[s][split]})
+                         if asked[s] and st[split] is None and self.sizes[s][split]})
         if self.members is None or not wanted: return
         flags = self.members.perfect(wanted)
         if flags is None: self.members = None; return          # the family cannot say: the logged epochs stand
         for s, member in enumerate(flags):
             for split, ok in member.items():
-                if ok and status[s] == 'running' and self.found[s][split] is None: self.found[s][split] = epoch
+                if ok and asked[s] and self.found[s][split] is None: self.found[s][split] = epoch
 
     def state(self, s: int) -> dict:
         "Member s's epochs found so far, for its checkpoint."
@@ -295,7 +297,7 @@ def train_members(members: Members, run_dirs: list | None = None, progress: bool
         # evaluate: a history row for every running member that is due (one host synchronisation for all)
         due = [status[s] == 'running' and (evaluation_due(cfg, epoch, stopped[s]) or late)
                and not (histories[s] and histories[s][-1]['epoch'] == epoch) for s in range(S)]
-        firsts.look(epoch, ['logged' if due[s] else st for s, st in enumerate(status)])   # a logged row is exact already
+        firsts.look(epoch, status, logged=due)             # a logged row is exact already
         rows, diverged_at = (members.metrics(), None) if any(due) else (None, [None] * S)
         if rows is not None:
             diverged_at = watch.diverged_at([row['train_loss'] for row in rows], epoch)
