@@ -15,7 +15,8 @@ from torch.func import functional_call
 
 from .fourier import real_irreps, real_power_spectrum
 from .sequential.models import QuadraticRNN, neuron_norms, neuron_view
-from .sequential.run import build_sequence_run, make_sequence_config
+from .sequential.config import make_sequence_config
+from .sequential.run import build_sequence_run
 from .sequential.staircase import detect_plateaus, match_plateaus
 from .tasks import check_choice, check_float
 

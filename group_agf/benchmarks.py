@@ -210,7 +210,8 @@ def benchmark_sequence(members: int = 16, # initial seeds trained as one ensembl
     "One sequence run against seed 003's loop, and an ensemble of `members` initial seeds against sequential runs."
     device = str(resolve_device(device))
     from group_agf.sequence_ensemble import train_sequence_ensemble
-    from group_agf.sequential.run import build_sequence_run, make_sequence_config, train_sequence
+    from group_agf.sequential.config import make_sequence_config
+    from group_agf.sequential.run import build_sequence_run, train_sequence
     cfg = make_sequence_config(preset=preset, num_epochs=num_epochs, eval_interval=eval_interval, device=device,
                                **{'save_param_interval': eval_interval} | overrides)   # snapshots as the seed-style loop keeps them
     train_sequence(make_sequence_config(cfg, num_epochs=2), progress=False)          # warm-up: irreps, kernels

@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument('--out', default='results/demo', help="folder for the figures (default: results/demo)")
     demo.add_argument('--seed', type=int, default=0, help="seed of the random template")
     from group_agf.train import TrainConfig
-    from group_agf.sequential.run import SEQUENCE_PRESETS, SequenceConfig
+    from group_agf.sequential.config import SEQUENCE_PRESETS, SequenceConfig
     keys = lambda cls, extra='': f"configuration keys (key=type (default): help [allowed]){extra}:\n" + config_help(cls)
     from group_agf.train import TRAIN_PRESETS
     presets = lambda names: f", and preset={'|'.join(names)} (a preset's values under the keys given)"

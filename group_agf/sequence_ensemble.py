@@ -15,8 +15,9 @@ from .ensemble import check_members
 from .fourier import real_power_spectrum
 from .sequential.data import act
 from .sequential.models import neuron_norms, per_neuron_exponent, resolve_optimizer
-from .sequential.run import (SequenceConfig, build_sequence_run, finish_sequence, make_sequence_config,
-                                      make_sequence_model, reduction_stop, training_batch, uses_minibatches)
+from .sequential.config import SequenceConfig, make_sequence_config
+from .sequential.run import (build_sequence_run, finish_sequence, make_sequence_model, reduction_stop,
+                                      training_batch, uses_minibatches)
 from .rundir import open_run_dirs
 from .sequential.analysis import snapshot, snapshot_due
 from .engine import SingleRun, TrainResult, train_members

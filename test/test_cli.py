@@ -189,7 +189,7 @@ def test_sweep_missing_file_and_broken_yaml(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('command, config', [('train', 'group_agf.train.TrainConfig'),
-                                             ('sequence', 'group_agf.sequential.run.SequenceConfig')])
+                                             ('sequence', 'group_agf.sequential.config.SequenceConfig')])
 def test_help_lists_every_key_with_type_default_and_help(command, config, capsys):
     "The help is generated from the fields' declarations (`config.option`): every key, its type, default and help."
     import dataclasses, importlib

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from group_agf.cli import main
-from group_agf.sequential.run import SEQUENCE_PRESETS, make_sequence_config, migrate_sequence_config
+from group_agf.sequential.config import SEQUENCE_PRESETS, make_sequence_config, migrate_sequence_config
 from group_agf.sequential.seed003 import seed003_options
 
 ROOT = Path(__file__).resolve().parent.parent

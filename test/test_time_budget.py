@@ -8,7 +8,7 @@ import pytest
 from group_agf.ensemble import train_ensemble
 from group_agf.engine import OUT_OF_TIME
 from group_agf.sequence_ensemble import train_sequence_ensemble
-from group_agf.sequential.run import make_sequence_config
+from group_agf.sequential.config import make_sequence_config
 from group_agf.sweep import run_sweep
 from group_agf.train import make_config, run_name, train
 

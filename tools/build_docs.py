@@ -102,9 +102,9 @@ def _cfg():
 
 
 def page_name(nb_path):
-    "nbdev's page name for a notebook: the file stem without its `NN_` / `NNb_` ordering prefix (`tutorial_` + stem for tutorials)."
+    "nbdev's page name for a notebook: the file stem without its ordering prefix (`NN_`, `NNb_`, `NNc0_`) (`tutorial_` + stem for tutorials)."
     prefix = 'tutorial_' if Path(nb_path).parent.name == 'tutorials' else ''
-    return prefix + re.sub(r'^\d+[a-z]?_', '', Path(nb_path).stem) + '.html'
+    return prefix + re.sub(r'^\d+[a-zA-Z0-9]*_', '', Path(nb_path).stem.lower()) + '.html'   # nbdev's own rule (doclinks)
 
 
 def notebooks(only=None):

@@ -41,7 +41,8 @@ def run_all() -> dict:
     "Histories of every golden configuration, as single runs and (where allowed) as one ensemble per family."
     from group_agf.train import train
     from group_agf.ensemble import train_ensemble
-    from group_agf.sequential.run import train_sequence, make_sequence_config
+    from group_agf.sequential.config import make_sequence_config
+    from group_agf.sequential.run import train_sequence
     from group_agf.sequence_ensemble import train_sequence_ensemble
     out = {}
     for name, spec in ARITHMETIC.items():

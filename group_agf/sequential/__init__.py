@@ -7,7 +7,7 @@ __all__ = []
 
 # %% ../../nbs/12_sequential.ipynb #686c61c2
 _HOMES = ('group_agf.sequential.data', 'group_agf.sequential.models', 'group_agf.sequential.staircase',
-          'group_agf.sequential.run', 'group_agf.viz')
+          'group_agf.sequential.config', 'group_agf.sequential.run', 'group_agf.viz')
 
 def __getattr__(name: str):
     "A public name of the former module `group_agf.sequential`, from the module that now holds it."
