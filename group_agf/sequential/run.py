@@ -34,6 +34,13 @@ __all__ = ['SequenceTask', 'make_sequence_model', 'sequence_template', 'build_se
            'uses_minibatches', 'minibatch_epoch', 'sequence_loss_step', 'sequence_metrics', 'sequence_run_name',
            'train_sequence', 'finish_sequence', 'add_staircase', 'run_sequence']
 
+# %% ../../nbs/12c_sequence_run.ipynb #a1c0f012
+def __getattr__(name: str):
+    "A public name of `group_agf.sequential.config` asked of this module, where it lived before: from its new home."
+    from group_agf.sequential import config
+    if name in config.__all__: return getattr(config, name)
+    raise AttributeError(f"module 'group_agf.sequential.run' has no attribute {name!r}")
+
 # %% ../../nbs/12c_sequence_run.ipynb #8503ccce
 @dataclass
 class SequenceTask:
