@@ -32,12 +32,13 @@ run: setup
 	$(BIN)/group-agf train
 
 # Every notebook executes once, in the docs build (it fails if any cell raises, as nbdev_test would: same notebooks,
-# IN_TEST=1, tst_flags cells skipped). The other tests run beside it (they wait on subprocesses much of the time;
-# their output is shown when they finish); then the tests of the built site (test/test_site*.py, headless Chromium
+# IN_TEST=1, tst_flags cells skipped). The other tests run beside it, in two pytest-xdist workers (a test file stays in
+# one worker, with its module fixtures), so that both cores stay busy once the docs build ends; their output is shown
+# when they finish, with the slowest tests. Then the tests of the built site (test/test_site*.py, headless Chromium
 # included) check that one site instead of executing the notebooks again.
 test: setup sync
 	@log=$$(mktemp); \
-	$(BIN)/python -m pytest test/ -q --ignore-glob='test/test_site*.py' > $$log 2>&1 & tests=$$!; \
+	$(BIN)/python -m pytest test/ -q -n 2 --dist loadfile --durations=15 --ignore-glob='test/test_site*.py' > $$log 2>&1 & tests=$$!; \
 	$(BIN)/python tools/build_docs.py --out $(SITE); docs=$$?; \
 	wait $$tests; other=$$?; cat $$log; rm -f $$log; \
 	[ $$docs -eq 0 ] || { echo "FAIL: a notebook cell raised (docs build above)" >&2; exit 1; }; \
