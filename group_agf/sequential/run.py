@@ -208,17 +208,18 @@ def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, pr
 
 def finish_sequence(result):
     "`add_staircase`, then (a run folder, not diverged) `analysis.write_sequence_analysis`: snapshots, irreps.png, the seed's figures."
-    add_staircase(result)
-    if result.run_dir is None or result.summary['status'] == 'diverged': return result
+    reopened = result.run_dir is not None and 'param_history' in result.summary   # its analysis is in summary.json already
+    add_staircase(result, write=not reopened)
+    if reopened or result.run_dir is None or result.summary['status'] == 'diverged': return result
     from group_agf.sequential.analysis import write_sequence_analysis
     result.summary.update(write_sequence_analysis(result))
     if result.summary['status'] == 'completed': write_json(result.run_dir / 'summary.json', result.summary)
     return result
 
-def add_staircase(result):
-    "Attach `staircase_report(result)` as `result.staircase`; write staircase.json and staircase.png into its run folder."
+def add_staircase(result, write: bool = True):
+    "Attach `staircase_report(result)` as `result.staircase`; (`write`) write staircase.json and staircase.png into its run folder."
     result.staircase = staircase_report(result)
-    if result.run_dir is not None:
+    if write and result.run_dir is not None:
         from matplotlib.figure import Figure                  # outside pyplot: nothing to close, no pyplot import
         from group_agf.viz import plot_sequence_run
         write_json(result.run_dir / 'staircase.json', result.staircase)
