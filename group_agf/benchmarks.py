@@ -314,7 +314,7 @@ def benchmark_all(device: str = 'auto') -> list[dict]:
                  against='seed 003 style', ratio=q['ratio']),
             dict(what='D3 staircase, 16-seed ensemble (member-epochs/s)', ours=q['ensemble_epochs_per_s'],
                  reference=q['sequential_epochs_per_s'], against='16 sequential runs', ratio=q['speedup'])]
-    print(f"\n| benchmark | group_agf | reference | against | ratio |\n|---|---:|---:|---|---:|")
+    print("\n| benchmark | group_agf | reference | against | ratio |\n|---|---:|---:|---|---:|")
     for r in rows:
         print(f"| {r['what']} | {r['ours']:.1f} | {r['reference']:.1f} | {r['against']} | {r['ratio']:.2f}x |")
     print(f"\nirreps of an order-128 group from its table: {f['irreps_order128_s'] * 1e3:.0f} ms. Device: {device_name(device)}")

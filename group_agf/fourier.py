@@ -5,8 +5,7 @@
 # %% ../nbs/02_fourier.ipynb #e492958e
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -114,7 +113,7 @@ def _hermitian_random_function(group: FiniteGroup, rng, classes: bool) -> np.nda
 
 def _split_regular(group: FiniteGroup, seed: int) -> list[np.ndarray] | None:
     "Matrices (n, d, d) of one copy of each irrep inside the regular representation, or None on a failed split."
-    n, t, inv = group.order, group.table, group.inverse
+    t, inv = group.table, group.inverse
     rng = np.random.default_rng(seed)
     c = _hermitian_random_function(group, rng, classes=True)
     w = _hermitian_random_function(group, rng, classes=False)

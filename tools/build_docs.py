@@ -154,10 +154,12 @@ def _runs(cell, skip_flags):
             and 'nbdev_export()' not in cell.source)
 
 
-# A whole notebook's limit. nbclient's per-cell `timeout` does not cover every wait: once in a few dozen full builds a
-# notebook's client waited on an idle kernel for good (seen on 08b under load, not reproduced alone). Past this limit the
-# notebook runs once more in a fresh kernel; the slowest notebook takes about 70 s here.
-NOTEBOOK_DEADLINE = 420
+# A whole notebook's limit. nbclient's per-cell `timeout` does not cover every wait: now and then a notebook's client
+# waits on an idle kernel for good (seen on 08b under load, in about one full build in three on 2026-12-02, while the
+# Voila test's first kernel hung the same way; not reproduced alone). Past this limit the notebook runs once more in a
+# fresh kernel. The slowest notebook takes about 60 s beside the tests, so 200 s leaves three times that and costs
+# 200 s, not 420, when it happens.
+NOTEBOOK_DEADLINE = 200
 
 
 def _execute_within(nb, timeout, cwd, env, deadline):
