@@ -75,6 +75,7 @@ class TrainResult:
     summary: dict
     run_dir: Path | None
     parts: RunParts = field(repr=False, default=None)
+    reloaded: bool = False   # loaded from a finished run folder: nothing was trained or written
 
 # %% ../nbs/05c_engine.ipynb #4b46b929
 def summarize(history: list, status: str, wall_s: float, parts: RunParts) -> dict:
@@ -450,7 +451,7 @@ def reload_run(run_dir, cfg, summary: dict, builder: typing.Callable) -> TrainRe
     parts.model.load_state_dict(state['model'])
     history, final = state['history'], summary.get('final') or {}
     if history and history[-1]['epoch'] == final.get('epoch'): summary = summary | dict(final=history[-1])  # NaN, not null
-    return TrainResult(cfg, parts.model, history, summary, Path(run_dir), parts)
+    return TrainResult(cfg, parts.model, history, summary, Path(run_dir), parts, reloaded=True)
 
 # %% ../nbs/05c_engine.ipynb #5b643ebc
 def run_for_command(command: str, train_call: typing.Callable) -> tuple[TrainResult | None, int]:

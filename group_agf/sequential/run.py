@@ -208,7 +208,7 @@ def train_sequence(config: SequenceConfig | dict | None = None, run_dir=None, pr
 
 def finish_sequence(result):
     "`add_staircase`, then (a run folder, not diverged) `analysis.write_sequence_analysis`: snapshots, irreps.png, the seed's figures."
-    reopened = result.run_dir is not None and 'param_history' in result.summary   # its analysis is in summary.json already
+    reopened = result.reloaded and 'param_history' in result.summary   # a finished folder whose analysis is in summary.json
     add_staircase(result, write=not reopened)
     if reopened or result.run_dir is None or result.summary['status'] == 'diverged': return result
     from group_agf.sequential.analysis import write_sequence_analysis
